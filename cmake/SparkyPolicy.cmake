@@ -1,0 +1,29 @@
+# One INTERFACE target carries every compile policy; targets link it instead of setting
+# global flags (the qBittorrent CommonConfig habit). Nothing here uses add_definitions.
+add_library(sparky_policy INTERFACE)
+add_library(sparky::policy ALIAS sparky_policy)
+
+target_compile_features(sparky_policy INTERFACE cxx_std_20)
+set(CMAKE_CXX_EXTENSIONS OFF)
+
+target_compile_definitions(sparky_policy INTERFACE
+    QT_NO_CAST_FROM_ASCII
+    QT_NO_CAST_TO_ASCII
+    QT_NO_CAST_FROM_BYTEARRAY
+    QT_NO_KEYWORDS
+    QT_USE_QSTRINGBUILDER
+    QT_NO_CONTEXTLESS_CONNECT
+    QT_NO_URL_CAST_FROM_STRING
+    QT_NO_NARROWING_CONVERSIONS_IN_CONNECT
+    QT_STRICT_ITERATORS
+    QT_DISABLE_DEPRECATED_BEFORE=0x060400
+    SPARKY_VERSION="${PROJECT_VERSION}")
+
+target_compile_options(sparky_policy INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+    -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-psabi>)
+
+if(SPARKY_WERROR)
+    target_compile_options(sparky_policy INTERFACE -Werror)
+endif()

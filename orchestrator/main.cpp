@@ -1,0 +1,9 @@
+#include "orchestratorcli.h"
+
+#include <QCoreApplication>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    return sparky::orchestrator::runCli(app);
+}
