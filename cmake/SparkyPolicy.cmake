@@ -27,3 +27,13 @@ target_compile_options(sparky_policy INTERFACE
 if(SPARKY_WERROR)
     target_compile_options(sparky_policy INTERFACE -Werror)
 endif()
+
+# Fuzz builds (clang): coverage instrumentation and sanitizers for everything we compile.
+if(SPARKY_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "SPARKY_FUZZ needs clang (CXX=clang++)")
+    endif()
+    target_compile_options(sparky_policy INTERFACE
+        -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(sparky_policy INTERFACE -fsanitize=address,undefined)
+endif()
