@@ -462,9 +462,13 @@ private:
         const int heartbeat = int(m_settings.heartbeat.count());
         amqp_rpc_reply_t reply;
         if (m_settings.usesExternalAuth()) {
+            // The broker takes the user from the certificate (CN); rabbitmq-c still needs a
+            // non-empty identity string for the SASL response.
+            const QByteArray identity = m_settings.user.isEmpty() ? QByteArrayLiteral("x509")
+                                                                  : m_settings.user.toUtf8();
             reply = amqp_login_with_properties(m_conn.get(), vhost.constData(), 0,
                                                int(m_settings.frameMax), heartbeat, &props.table,
-                                               AMQP_SASL_METHOD_EXTERNAL, "");
+                                               AMQP_SASL_METHOD_EXTERNAL, identity.constData());
         } else {
             const QByteArray user = m_settings.user.toUtf8();
             reply = amqp_login_with_properties(m_conn.get(), vhost.constData(), 0,
@@ -493,14 +497,29 @@ private:
         return std::nullopt;
     }
 
+    // A channel.close that arrives as the reply to a synchronous call still needs our
+    // close-ok before the channel number can be opened again.
+    void acknowledgeChannelClose(const amqp_rpc_reply_t &reply, amqp_channel_t channel)
+    {
+        if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION
+            && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_ok_t ok{};
+            amqp_send_method(m_conn.get(), channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        }
+    }
+
     std::optional<Failure> openPublishChannel()
     {
         amqp_channel_open(m_conn.get(), kPublishChannel);
-        if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r))
+        if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+            acknowledgeChannelClose(r, kPublishChannel);
             return classifyReply(r, u"opening the publishing channel"_s);
+        }
         amqp_confirm_select(m_conn.get(), kPublishChannel);
-        if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r))
+        if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+            acknowledgeChannelClose(r, kPublishChannel);
             return classifyReply(r, u"enabling publisher confirms"_s);
+        }
         m_publishChannelOpen = true;
         m_nextSeq = 1;
         m_replyToActive = false;
@@ -514,6 +533,7 @@ private:
         amqp_basic_consume(m_conn.get(), kPublishChannel, amqp_cstring_bytes(kDirectReplyTo),
                            amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
         if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+            acknowledgeChannelClose(r, kPublishChannel);
             Failure f = classifyReply(r, u"subscribing to direct reply-to"_s);
             if (f.severity == Severity::Channel)
                 m_publishChannelOpen = false;
@@ -536,6 +556,7 @@ private:
             if (!s.channelOpen) {
                 amqp_channel_open(m_conn.get(), s.channel);
                 if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+                    acknowledgeChannelClose(r, s.channel);
                     Failure f = classifyReply(r, what);
                     if (f.severity != Severity::Channel)
                         return f;
@@ -546,6 +567,7 @@ private:
             }
             amqp_basic_qos(m_conn.get(), s.channel, 0, s.options.prefetch, 0);
             if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+                acknowledgeChannelClose(r, s.channel);
                 Failure f = classifyReply(r, what);
                 if (f.severity != Severity::Channel)
                     return f;
@@ -557,6 +579,7 @@ private:
             amqp_basic_consume(m_conn.get(), s.channel, amqp::bytesOf(queue), amqp_empty_bytes, 0,
                                0, s.options.exclusive ? 1 : 0, amqp_empty_table);
             if (auto r = amqp_get_rpc_reply(m_conn.get()); !isOk(r)) {
+                acknowledgeChannelClose(r, s.channel);
                 Failure f = classifyReply(r, what);
                 if (f.severity != Severity::Channel)
                     return f;

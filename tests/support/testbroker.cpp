@@ -4,6 +4,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QProcessEnvironment>
 #include <QTemporaryFile>
@@ -27,6 +28,9 @@ Result TestBroker::runFixture(const QStringList &args, int timeoutMs)
     QProcess p;
     p.setProcessChannelMode(QProcess::MergedChannels);
     p.start(sourcePath(u"tests/fixtures/broker.sh"_s), args);
+    if (!p.waitForStarted(10000))
+        return unexpected(ErrorCode::Io, u"cannot run %1: %2 (is SPARKY_SOURCE_DIR set? run through ctest)"_s
+                                             .arg(p.program(), p.errorString()));
     if (!p.waitForFinished(timeoutMs)) {
         p.kill();
         p.waitForFinished();
@@ -84,6 +88,9 @@ Expected<std::shared_ptr<TestBroker>> TestBroker::startPrivate(const QString &di
     auto b = std::shared_ptr<TestBroker>(new TestBroker);
     b->m_dir = dir;
     b->m_private = true;
+    // The broker runs as the rabbitmq user: the temporary parent (0700) must let it through.
+    const QString parent = QFileInfo(dir).absolutePath();
+    QFile::setPermissions(parent, QFile::permissions(parent) | QFile::ExeOther | QFile::ExeGroup);
     if (auto ok = runFixture({u"start"_s, dir}); !ok)
         return ok.error();
     if (auto ok = b->loadEnv(); !ok)

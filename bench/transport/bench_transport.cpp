@@ -1,0 +1,273 @@
+// Throughput of sparky's AMQP transport next to the broker's own rate, measured in the same
+// run against the same broker with a raw rabbitmq-c loop doing the same work:
+//   publish N persistent messages with publisher confirms (window 2048) to sparky.events →
+//   quorum queue sparky.orchestrator.events, then consume them with a manual ack each.
+// Rounds alternate raw/ours; the median of each side and the ratio ours/raw are printed.
+//
+// Usage: bench_transport [messages=20000] [rounds=3]
+// Starts its own broker from broker-config/ (tests/fixtures/broker.sh) in a temporary dir.
+
+#include "sparky/amqpclient.h"
+#include "sparky/protocol.h"
+#include "sparky/secrets.h"
+#include "testbroker.h"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+using namespace sparky;
+using namespace Qt::StringLiterals;
+namespace proto = sparky::protocol;
+
+namespace {
+
+constexpr int kWindow = 2048;
+constexpr int kPrefetch = 1000;
+
+[[noreturn]] void die(const QString &what)
+{
+    std::fprintf(stderr, "bench_transport: %s\n", qPrintable(what));
+    std::exit(1);
+}
+
+QByteArray payload(const QString &node, int i)
+{
+    Envelope e = Envelope::make(u"bench.event"_s, node,
+                                {{u"seq"_s, i}, {u"job"_s, u"etc"_s}, {u"pad"_s, QString(200, u'x')}});
+    return serializeEnvelope(e);
+}
+
+// ---- the raw rabbitmq-c side: the same TLS, login, confirms and acks, no abstraction ----
+struct Raw
+{
+    amqp_connection_state_t conn = nullptr;
+
+    explicit Raw(const BrokerSettings &s)
+    {
+        conn = amqp_new_connection();
+        amqp_socket_t *sock = amqp_ssl_socket_new(conn);
+        amqp_ssl_socket_set_cacert(sock, QFile::encodeName(s.caFile).constData());
+        amqp_ssl_socket_set_verify_peer(sock, 1);
+        amqp_ssl_socket_set_verify_hostname(sock, 1);
+        const QByteArray host = s.endpoints.first().host.toUtf8();
+        if (amqp_socket_open(sock, host.constData(), s.endpoints.first().port) != AMQP_STATUS_OK)
+            die(u"raw: cannot open TLS socket"_s);
+        const QByteArray pw = readSecretFile(s.tokenFile).value();
+        const amqp_rpc_reply_t r = amqp_login(conn, s.vhost.toUtf8().constData(), 0, 131072, 30,
+                                              AMQP_SASL_METHOD_PLAIN, s.user.toUtf8().constData(),
+                                              pw.constData());
+        if (r.reply_type != AMQP_RESPONSE_NORMAL)
+            die(u"raw: login failed"_s);
+        amqp_channel_open(conn, 1);
+        if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL)
+            die(u"raw: channel.open failed"_s);
+    }
+    ~Raw()
+    {
+        amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+        amqp_destroy_connection(conn);
+    }
+
+    void publishAll(const QString &node, const std::vector<QByteArray> &bodies)
+    {
+        amqp_confirm_select(conn, 1);
+        const QByteArray exchange = QString(proto::kEventsExchange).toUtf8();
+        const QByteArray key = proto::eventRoutingKey(node, u"bench.event"_s).toUtf8();
+        const QByteArray user = node.toUtf8();
+        amqp_basic_properties_t props{};
+        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_USER_ID_FLAG;
+        props.content_type = amqp_cstring_bytes("application/json");
+        props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+        props.user_id = amqp_cstring_bytes(user.constData());
+        const size_t n = bodies.size();
+        std::vector<bool> acked(n + 1, false);
+        size_t sent = 0, done = 0, confirmedUpTo = 0;
+        while (done < n) {
+            while (sent < n && sent - done < size_t(kWindow)) {
+                amqp_bytes_t body{size_t(bodies[sent].size()), const_cast<char *>(bodies[sent].constData())};
+                if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange.constData()),
+                                       amqp_cstring_bytes(key.constData()), 0, 0, &props, body) != AMQP_STATUS_OK)
+                    die(u"raw: publish failed"_s);
+                ++sent;
+            }
+            amqp_frame_t frame;
+            timeval tv{sent < n && sent - done < size_t(kWindow) ? 0 : 5, 0};
+            const int rc = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
+            if (rc == AMQP_STATUS_TIMEOUT)
+                continue;
+            if (rc != AMQP_STATUS_OK)
+                die(u"raw: wait frame failed"_s);
+            if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+                const auto *ack = static_cast<amqp_basic_ack_t *>(frame.payload.method.decoded);
+                if (ack->multiple) {
+                    for (size_t t = confirmedUpTo + 1; t <= ack->delivery_tag; ++t)
+                        if (!acked[t]) {
+                            acked[t] = true;
+                            ++done;
+                        }
+                    confirmedUpTo = std::max<size_t>(confirmedUpTo, ack->delivery_tag);
+                } else if (!acked[ack->delivery_tag]) {
+                    acked[ack->delivery_tag] = true;
+                    ++done;
+                }
+            } else if (frame.frame_type == AMQP_FRAME_METHOD && frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+                die(u"raw: broker nacked a message"_s);
+            }
+            amqp_maybe_release_buffers(conn);
+        }
+    }
+
+    void consumeAll(size_t n)
+    {
+        const QByteArray queue = QString(proto::kEventsQueue).toUtf8();
+        amqp_basic_qos(conn, 1, 0, kPrefetch, 0);
+        amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue.constData()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+        if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL)
+            die(u"raw: basic.consume failed"_s);
+        size_t got = 0;
+        while (got < n) {
+            amqp_maybe_release_buffers(conn);
+            amqp_envelope_t env;
+            timeval tv{10, 0};
+            const amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &tv, 0);
+            if (r.reply_type != AMQP_RESPONSE_NORMAL)
+                die(u"raw: consume failed after %1 messages"_s.arg(got));
+            amqp_basic_ack(conn, 1, env.delivery_tag, 0);
+            amqp_destroy_envelope(&env);
+            ++got;
+        }
+    }
+};
+
+// ---- ours ----
+double oursPublish(const BrokerSettings &s, const QString &node, const std::vector<QByteArray> &bodies)
+{
+    AmqpClient::Options opts;
+    opts.publishWindow = kWindow;
+    AmqpClient client(s, opts);
+    bool up = false;
+    QObject::connect(&client, &AmqpClient::connected, &client, [&] { up = true; });
+    client.start();
+    if (!QTest::qWaitFor([&] { return up; }, 20000))
+        die(u"ours: not connected"_s);
+    qsizetype confirmed = 0;
+    QObject::connect(&client, &AmqpClient::confirmed, &client, [&](const QList<quint64> &t) { confirmed += t.size(); });
+    QObject::connect(&client, &AmqpClient::publishFailed, &client, [](quint64, const Error &e) { die(e.toString()); });
+    QElapsedTimer t;
+    t.start();
+    for (const QByteArray &b : bodies) {
+        Envelope e = Envelope::make(u"bench.event"_s, node);
+        OutgoingMessage m;
+        m.exchange = QString(proto::kEventsExchange);
+        m.routingKey = proto::eventRoutingKey(node, u"bench.event"_s);
+        m.body = b;
+        m.properties = propertiesFor(e, node);
+        client.publish(std::move(m));
+    }
+    if (!QTest::qWaitFor([&] { return confirmed == qsizetype(bodies.size()); }, 300000))
+        die(u"ours: confirms missing"_s);
+    return double(t.nsecsElapsed()) / 1e9;
+}
+
+double oursConsume(const BrokerSettings &s, qsizetype n)
+{
+    AmqpClient client(s);
+    qsizetype got = 0;
+    QElapsedTimer t;
+    QObject::connect(&client, &AmqpClient::delivered, &client, [&](const Delivery &d) {
+        if (got == 0)
+            t.start();
+        client.ack(d);
+        ++got;
+    });
+    client.consume(ConsumerOptions{QString(proto::kEventsQueue), kPrefetch});
+    QElapsedTimer total;
+    total.start();
+    client.start();
+    if (!QTest::qWaitFor([&] { return got == n; }, 300000))
+        die(u"ours: consumed only %1 of %2"_s.arg(got).arg(n));
+    return double(t.nsecsElapsed()) / 1e9;
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+void purge(test::TestBroker &b)
+{
+    if (!b.management(u"DELETE"_s, u"/queues/sparky/sparky.orchestrator.events/contents"_s))
+        die(u"cannot purge the events queue"_s);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
+    const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+    if (qEnvironmentVariableIsEmpty("SPARKY_SOURCE_DIR"))
+        qputenv("SPARKY_SOURCE_DIR", QByteArray(SPARKY_BENCH_SOURCE_DIR));
+
+    QTemporaryDir dir(QDir::tempPath() + u"/sparky-bench-XXXXXX"_s);
+    auto broker = test::TestBroker::startPrivate(dir.filePath(u"broker"_s));
+    if (!broker)
+        die(broker.error().toString());
+    const QString node = u"bench-pub"_s;
+    auto nodeSettings = (*broker)->node(node);
+    if (!nodeSettings)
+        die(nodeSettings.error().toString());
+    const BrokerSettings orch = (*broker)->orchestrator();
+
+    std::vector<QByteArray> bodies;
+    bodies.reserve(size_t(n));
+    for (int i = 0; i < n; ++i)
+        bodies.push_back(payload(node, i));
+    std::printf("bench_transport: %d messages of %lld bytes, persistent, quorum queue, TLS, %d rounds\n",
+                n, qlonglong(bodies.front().size()), rounds);
+
+    std::vector<double> rawPub, oursPub, rawCons, oursCons;
+    for (int r = 0; r < rounds; ++r) {
+        purge(**broker);
+        {
+            Raw raw(*nodeSettings);
+            QElapsedTimer t;
+            t.start();
+            raw.publishAll(node, bodies);
+            rawPub.push_back(double(t.nsecsElapsed()) / 1e9);
+        }
+        {
+            Raw raw(orch);
+            QElapsedTimer t;
+            t.start();
+            raw.consumeAll(size_t(n));
+            rawCons.push_back(double(t.nsecsElapsed()) / 1e9);
+        }
+        purge(**broker);
+        oursPub.push_back(oursPublish(*nodeSettings, node, bodies));
+        oursCons.push_back(oursConsume(orch, n));
+        std::printf("  round %d: publish raw %.0f/s ours %.0f/s | consume raw %.0f/s ours %.0f/s\n", r + 1,
+                    n / rawPub.back(), n / oursPub.back(), n / rawCons.back(), n / oursCons.back());
+        std::fflush(stdout);
+    }
+    const double rp = n / median(rawPub), op = n / median(oursPub);
+    const double rc = n / median(rawCons), oc = n / median(oursCons);
+    std::printf("publish-with-confirm: raw rabbitmq-c %.0f msg/s, sparky AmqpClient %.0f msg/s, ratio %.2f (goal >= 0.90)\n",
+                rp, op, op / rp);
+    std::printf("consume-with-ack:     raw rabbitmq-c %.0f msg/s, sparky AmqpClient %.0f msg/s, ratio %.2f (goal >= 0.90)\n",
+                rc, oc, oc / rc);
+    return 0;
+}
