@@ -7,6 +7,8 @@
 //
 // Plain value types; a loaded AgentConfig is immutable and shared by const reference.
 
+#include "cronschedule.h"
+
 #include "sparky/brokersettings.h"
 #include "sparky/error.h"
 
@@ -32,6 +34,10 @@ struct RepositoryConfig
     QStringList sshOptions;         // extra `-o` options for BORG_RSH
     std::chrono::seconds lockWait{600};
     bool appendOnly = false;        // client may not prune; pruning runs on the repository host
+
+    bool isRemote() const { return url.startsWith(QStringLiteral("ssh://")); }
+    // The URL with any password removed (for messages, reports and metrics labels).
+    QString displayUrl() const;
 };
 
 struct HookConfig
@@ -104,6 +110,7 @@ struct JobConfig
     QList<HookConfig> beforeHooks, afterHooks, onErrorHooks;
     QList<PostgresDumpConfig> postgres;
     bool postgresGlobals = false;   // pg_dumpall --globals-only into the archive too
+    PostgresDumpConfig postgresDefaults; // the `postgres:` section's own connection settings (globals use them)
     CheckConfig check;
     DrillConfig drill;
 };
@@ -135,6 +142,7 @@ struct AgentConfig
     QString hostname;               // for archive names; default: the machine's host name
     QString stateDir = QStringLiteral("/var/lib/sparky"); // outbox, run state, catch-up marks
     QString borgBinary = QStringLiteral("borg");
+    QString postgresBinDir;         // where pg_dump/pg_dumpall live; empty = $PATH
     std::optional<BrokerSettings> broker; // absent: local-only (CLI runs, tests)
     MetricsConfig metrics;
     CommandsConfig commands;
@@ -148,7 +156,17 @@ struct AgentConfig
 
     const JobConfig *job(const QString &name) const;
     const RepositoryConfig *repository(const QString &name) const;
+
+    // The job's backup schedule with its per-node jitter applied (offset = jitterOffset(node,
+    // job, jitter)); an invalid CronSchedule when the job has no schedule.
+    CronSchedule backupSchedule(const JobConfig &job) const;
+    // The job's periodic `borg check` schedule (jitter keyed on "<job>:check").
+    CronSchedule checkSchedule(const JobConfig &job) const;
+    // pg_dump / pg_dumpall with postgresBinDir applied.
+    QString postgresProgram(const QString &name) const;
 };
+
+inline constexpr QLatin1StringView kDefaultConfigPath{"/etc/sparky/agent.yaml"};
 
 // Reads `path` and, if it exists, `confDir` (default: <dir of path>/conf.d). All problems
 // at once, one per line, each "file:line:col: field: message".

@@ -46,10 +46,21 @@ public:
     QString runId() const;
     const RunRequest &request() const;
 
+    // Added by the runner: observation for tests, the CLI and the daemon's status.
+    bool isFinished() const;
+    QString currentStep() const;        // empty while waiting for the repository or done
+    qint64 currentProcessId() const;    // pid (= process group id) of the running step, or 0
+
+    static QString newRunId();          // 32 hex chars
+
 Q_SIGNALS:
     void started(const sparky::protocol::RunStarted &started);
     void progress(const sparky::protocol::RunProgress &progress);
     void finished(const sparky::protocol::RunFinished &result);
+    // A step's process started (pid is its process group); for logs and tests.
+    void stepStarted(const QString &step, qint64 pid);
+    // One redacted line of the run log as it is captured ("[step] text").
+    void logLine(const QString &line);
 
 private:
     struct Private;
