@@ -1,0 +1,72 @@
+#pragma once
+
+// Read queries behind the RPC methods: paged runs and commands, one run, one node.
+//
+// Paging is by keyset, never OFFSET: the cursor is the (started_at, id) — or (issued_at, id)
+// — of the last row of the previous page, so a page costs the same at the start and at the
+// millionth row, and rows that arrive meanwhile neither repeat nor disappear. Cursors are
+// opaque strings to callers.
+//
+// Threading: lives on the thread of its Database.
+
+#include "database.h"
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QString>
+#include <optional>
+
+namespace sparky::orchestrator {
+
+inline constexpr int kMaxPageSize = 500;
+
+struct RunFilter
+{
+    QString node;
+    QString job;
+    QString status; // success, warning, cancelled, failed, running
+    QString kind; // backup, check, drill, restore
+    std::optional<QDateTime> since; // started_at >= since
+    std::optional<QDateTime> until; // started_at < until
+    bool ascending = false; // sort by started_at (then id); newest first by default
+    int limit = 50; // 1 … kMaxPageSize
+    QString cursor;
+
+    // Strict: unknown keys, wrong types and out-of-range values are errors naming the field.
+    static Expected<RunFilter> fromJson(const QJsonObject &params);
+};
+
+struct CommandFilter
+{
+    QString node;
+    QString state;
+    QString type;
+    std::optional<QDateTime> since;
+    std::optional<QDateTime> until;
+    int limit = 50;
+    QString cursor;
+
+    static Expected<CommandFilter> fromJson(const QJsonObject &params);
+};
+
+class StoreQueries final
+{
+public:
+    explicit StoreQueries(Database &database);
+
+    // {runs: [...], next_cursor: string|null}
+    Expected<QJsonObject> runs(const RunFilter &filter);
+    // The full run (steps, log tail, details, progress) or NotFound.
+    Expected<QJsonObject> run(const QString &node, const QString &runId);
+    // {commands: [...], next_cursor}
+    Expected<QJsonObject> commands(const CommandFilter &filter);
+    Expected<QJsonObject> command(const QString &id);
+    // Node row, its jobs' configuration, recent runs and open commands; NotFound if unknown.
+    Expected<QJsonObject> node(
+        const QString &node, const QDateTime &now, std::chrono::seconds offlineAfter);
+
+private:
+    Database &m_db;
+};
+
+} // namespace sparky::orchestrator
