@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl python3
   clang libclang-rt-14-dev
-  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6sql6-psql qt6-charts-dev
+  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6sql6-psql qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev
   qtkeychain-qt6-dev libgl-dev
   librabbitmq-dev libssl-dev prometheus-cpp-dev libyaml-cpp-dev
   borgbackup rabbitmq-server postgresql postgresql-client
