@@ -414,7 +414,9 @@ private:
             return Failure{Severity::Permanent, ok.error().wrapped(where)};
 
         QByteArray secret;
-        if (!m_settings.usesExternalAuth()) {
+        if (!m_settings.token.isEmpty()) {
+            secret = m_settings.token;
+        } else if (!m_settings.usesExternalAuth()) {
             auto s = readSecretFile(m_settings.tokenFile);
             if (!s)
                 return Failure{Severity::Permanent, s.error().wrapped(where)};

@@ -38,6 +38,9 @@ struct BrokerSettings
     QString vhost = QStringLiteral("sparky");
     QString user;
     QString tokenFile;   // path; the secret itself is read at connect time
+    // The secret itself, for callers that hold it in memory instead of a file (the admin GUI
+    // reads it from the desktop keychain). Used instead of tokenFile when set; never logged.
+    QByteArray token;
     QString caFile;
     QString certFile;    // with keyFile and no token: SASL EXTERNAL
     QString keyFile;
@@ -51,7 +54,10 @@ struct BrokerSettings
     quint32 frameMax = 131072;
     QString connectionName; // shown in the management UI
 
-    bool usesExternalAuth() const { return tokenFile.isEmpty() && !certFile.isEmpty(); }
+    bool usesExternalAuth() const
+    {
+        return tokenFile.isEmpty() && token.isEmpty() && !certFile.isEmpty();
+    }
 
     // Reads the `broker:` node; problems go to the node's error collector.
     static BrokerSettings fromConfig(const config::Node &broker);

@@ -51,6 +51,9 @@ inline constexpr QLatin1StringView ArchivesList{"archives.list"};
 inline constexpr QLatin1StringView ArchiveBrowse{"archive.browse"};
 inline constexpr QLatin1StringView RestoreExtract{"restore.extract"};
 inline constexpr QLatin1StringView DrillRun{"drill.run"};
+// repository host role (key rotation, DESIGN "Key rotation")
+inline constexpr QLatin1StringView KeyAuthorize{"key.authorize"};
+inline constexpr QLatin1StringView KeyRevoke{"key.revoke"};
 // rpc: admin → orchestrator requests carry the method as type; replies are rpc.reply
 inline constexpr QLatin1StringView RpcReply{"rpc.reply"};
 } // namespace type
