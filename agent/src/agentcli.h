@@ -6,6 +6,13 @@
 //   sparky-agent run JOB [-c FILE]          back up now in the foreground; exit 0/1/2 like borg
 //   sparky-agent check JOB [-c FILE]        borg check now
 //   sparky-agent list-jobs [-c FILE]        jobs and their next scheduled runs (after jitter)
+//   sparky-agent archives JOB               the job's archives with borg's statistics
+//   sparky-agent ls JOB ARCHIVE [PATH]      one directory of an archive, paged
+//   sparky-agent restore JOB ARCHIVE [PATH…] [--to DIR] [--strip-components N]
+//                        [--database DB [--create-database]]   restore, exit 0/1/2
+//   sparky-agent drill JOB                  a restore drill now; exit 0/1/2
+// archives/ls/restore/drill build the same command bodies the broker delivers and run them
+// through AgentCommands, so the CLI exercises the daemon's code paths.
 //   sparky-agent daemon / status            (agent/daemon, when built)
 //
 // Each command parses its own options with QCommandLineParser; addCommonOptions() gives

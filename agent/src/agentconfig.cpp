@@ -1,6 +1,7 @@
 #include "agentconfig.h"
 
 #include "archivename.h"
+#include "archivepath.h"
 #include "optionpolicy.h"
 #include "sparky/config.h"
 #include "sparky/envelope.h"
@@ -27,7 +28,8 @@ namespace {
 const QStringList kEncryptions { u"none"_s, u"authenticated"_s, u"authenticated-blake2"_s,
     u"repokey"_s, u"repokey-blake2"_s, u"keyfile"_s, u"keyfile-blake2"_s };
 const QStringList kCommandTypes { u"backup.run"_s, u"backup.cancel"_s, u"agent.ping"_s,
-    u"archives.list"_s, u"archive.browse"_s, u"restore.extract"_s, u"drill.run"_s };
+    u"archives.list"_s, u"archive.browse"_s, u"restore.extract"_s, u"drill.run"_s,
+    u"key.authorize"_s, u"key.revoke"_s };
 
 bool validJobName(const QString &name)
 {
@@ -241,7 +243,16 @@ DrillConfig parseDrill(const Node &d, const QTimeZone &zone)
     if (!out.schedule.isEmpty())
         if (auto s = CronSchedule::parse(out.schedule, zone); !s)
             d.child(u"schedule"_s).error(s.error().message);
-    out.paths = d.stringList(u"paths"_s);
+    for (const QString &p : d.stringList(u"paths"_s)) {
+        auto n = ArchivePath::normalize(p, u"path"_s);
+        if (!n)
+            d.child(u"paths"_s).error(n.error().message);
+        else if (!ArchivePath::fitsPatternFile(*n))
+            d.child(u"paths"_s)
+                .error(u"'%1' cannot be a drill path (empty, or white space around it)"_s.arg(p));
+        else if (!out.paths.contains(*n))
+            out.paths.append(*n); // as borg stores it: relative, no leading '/'
+    }
     out.randomFiles = int(d.integer(u"random_files"_s, out.randomFiles, 0, 10000));
     out.restoreDumps = d.boolean(u"restore_dumps"_s, out.restoreDumps);
     out.timeout = d.duration(u"timeout"_s, out.timeout);
@@ -474,6 +485,14 @@ QByteArray effectiveJson(const AgentConfig &c)
         { u"restore"_s,
             QJsonObject { { u"roots"_s, QJsonArray::fromStringList(c.restore.roots) },
                 { u"allow_in_place"_s, c.restore.allowInPlace } } },
+        { u"repository_host"_s,
+            c.repositoryHost ? QJsonValue(QJsonObject {
+                { u"borg_user"_s, c.repositoryHost->borgUser },
+                { u"authorized_keys"_s, c.repositoryHost->authorizedKeys },
+                { u"base_dir"_s, c.repositoryHost->baseDir },
+                { u"allowed_nodes"_s, QJsonArray::fromStringList(c.repositoryHost->allowedNodes) },
+                { u"max_keys_per_node"_s, c.repositoryHost->maxKeysPerNode } })
+                             : QJsonValue() },
         { u"outbox_max_messages"_s, c.outboxMaxMessages },
         { u"heartbeat_interval"_s, secondsJson(c.heartbeatInterval) },
         { u"repositories"_s, repos },
@@ -552,6 +571,15 @@ CronSchedule AgentConfig::backupSchedule(const JobConfig &j) const
     return s;
 }
 
+CronSchedule AgentConfig::drillSchedule(const JobConfig &j) const
+{
+    if (j.drill.schedule.isEmpty())
+        return {};
+    CronSchedule s = CronSchedule::parse(j.drill.schedule, j.timeZone).valueOr(CronSchedule());
+    s.setOffset(CronSchedule::jitterOffset(node, j.name + u":drill"_s, j.jitter));
+    return s;
+}
+
 CronSchedule AgentConfig::checkSchedule(const JobConfig &j) const
 {
     if (j.check.schedule.isEmpty())
@@ -581,8 +609,8 @@ Expected<AgentConfig> loadAgentConfig(const QString &path, const QString &confDi
         return errors.toResult().error();
     }
     root.allowKeys({ "node", "hostname", "state_dir", "borg_binary", "postgres_bin_dir", "broker",
-        "metrics", "commands", "restore", "outbox_max_messages", "heartbeat_interval",
-        "repositories", "jobs" });
+        "metrics", "commands", "restore", "repository_host", "outbox_max_messages",
+        "heartbeat_interval", "repositories", "jobs" });
     cfg.node = root.string(u"node"_s, defaultNodeId());
     if (!isValidNodeId(cfg.node))
         root.child(u"node"_s).error(
@@ -653,6 +681,34 @@ Expected<AgentConfig> loadAgentConfig(const QString &path, const QString &confDi
             checkAbsolute(restore.child(u"roots"_s), r);
         cfg.restore.allowInPlace = restore.boolean(u"allow_in_place"_s, false);
     }
+    const Node repoHost = root.child(u"repository_host"_s);
+    if (repoHost.isDefined()) {
+        repoHost.allowKeys(
+            { "borg_user", "authorized_keys", "base_dir", "allowed_nodes", "max_keys_per_node" });
+        RepositoryHostConfig h;
+        h.borgUser = repoHost.string(u"borg_user"_s, h.borgUser);
+        static const QRegularExpression userRe(u"^[a-z_][a-z0-9_-]{0,31}$"_s);
+        if (!userRe.match(h.borgUser).hasMatch())
+            repoHost.child(u"borg_user"_s)
+                .error(u"'%1' is not a user name this agent accepts"_s.arg(h.borgUser));
+        h.authorizedKeys = repoHost.string(u"authorized_keys"_s);
+        checkAbsolute(repoHost.child(u"authorized_keys"_s), h.authorizedKeys);
+        h.baseDir = repoHost.requiredString(u"base_dir"_s);
+        checkAbsolute(repoHost.child(u"base_dir"_s), h.baseDir);
+        if (h.baseDir == "/"_L1)
+            repoHost.child(u"base_dir"_s).error(u"'/' cannot be the repository base directory"_s);
+        h.allowedNodes = repoHost.stringList(u"allowed_nodes"_s);
+        for (const QString &n : std::as_const(h.allowedNodes))
+            if (!isValidNodeId(n))
+                repoHost.child(u"allowed_nodes"_s).error(u"'%1' is not a valid node id"_s.arg(n));
+        h.maxKeysPerNode = int(repoHost.integer(u"max_keys_per_node"_s, h.maxKeysPerNode, 1, 64));
+        cfg.repositoryHost = h;
+    }
+    for (const char *t : { "key.authorize", "key.revoke" })
+        if (!cfg.repositoryHost && cfg.commands.allowed.contains(QString::fromLatin1(t)))
+            root.child(u"commands"_s)
+                .child(u"allowed"_s)
+                .error(u"%1 needs a repository_host section"_s.arg(QString::fromLatin1(t)));
 
     QHash<QString, QString> repoLocations, jobLocations;
     QList<std::pair<Node, QString>> jobRepoRefs;

@@ -82,7 +82,7 @@ struct CheckConfig
 struct DrillConfig
 {
     QString schedule;               // cron; empty = no drills
-    QStringList paths;              // sample these paths, or …
+    QStringList paths;              // sample these archive paths (normalised: "etc/hosts"), or …
     int randomFiles = 10;           // … this many random files from the latest archive
     bool restoreDumps = true;       // restore database dumps into a scratch database
     std::chrono::seconds timeout{std::chrono::hours(2)};
@@ -136,6 +136,17 @@ struct RestoreConfig
     bool allowInPlace = false;
 };
 
+// The repository-host role (DESIGN "Repository host role", "Key rotation"): this agent
+// manages the borg user's authorized_keys for the client nodes whose repositories live here.
+struct RepositoryHostConfig
+{
+    QString borgUser = QStringLiteral("borg"); // owns the repositories and authorized_keys
+    QString authorizedKeys;         // default: ~<borg_user>/.ssh/authorized_keys
+    QString baseDir;                // every authorized repository path lies below it
+    QStringList allowedNodes;       // node ids that may be authorized; empty = any
+    int maxKeysPerNode = 4;         // old + new during a rotation, with room to spare
+};
+
 struct AgentConfig
 {
     QString node;                   // node id; also the broker user
@@ -147,6 +158,7 @@ struct AgentConfig
     MetricsConfig metrics;
     CommandsConfig commands;
     RestoreConfig restore;
+    std::optional<RepositoryHostConfig> repositoryHost; // absent: not a repository host
     qint64 outboxMaxMessages = 100000;
     std::chrono::seconds heartbeatInterval{60};
     QList<RepositoryConfig> repositories;
@@ -162,6 +174,8 @@ struct AgentConfig
     CronSchedule backupSchedule(const JobConfig &job) const;
     // The job's periodic `borg check` schedule (jitter keyed on "<job>:check").
     CronSchedule checkSchedule(const JobConfig &job) const;
+    // The job's restore drill schedule (jitter keyed on "<job>:drill").
+    CronSchedule drillSchedule(const JobConfig &job) const;
     // pg_dump / pg_dumpall with postgresBinDir applied.
     QString postgresProgram(const QString &name) const;
 };

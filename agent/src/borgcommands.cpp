@@ -135,6 +135,54 @@ QStringList BorgCommands::checkArguments(const CheckConfig &check, const Reposit
     return a;
 }
 
+QStringList BorgCommands::listArchivesArguments(const RepositoryConfig &repo)
+{
+    return common(u"list"_s, repo) << u"--json"_s << u"--"_s << repo.url;
+}
+
+QStringList BorgCommands::infoArguments(const RepositoryConfig &repo, const QString &glob, int last)
+{
+    QStringList a = common(u"info"_s, repo);
+    a << u"--json"_s << u"--glob-archives"_s << glob;
+    if (last > 0)
+        a << u"--last"_s << QString::number(last);
+    a << u"--"_s << repo.url;
+    return a;
+}
+
+QStringList BorgCommands::listItemsArguments(const RepositoryConfig &repo, const QString &archive,
+    const QStringList &patterns, const QString &patternFile, bool withSha256)
+{
+    QStringList a = common(u"list"_s, repo);
+    a << u"--json-lines"_s;
+    if (withSha256) // with --json-lines the keys of --format are added to each item
+        a << u"--format"_s << u"{size}{sha256}"_s;
+    if (!patternFile.isEmpty())
+        a << u"--patterns-from"_s << patternFile;
+    a << u"--"_s << repo.url + u"::"_s + archive << patterns;
+    return a;
+}
+
+QStringList BorgCommands::extractArguments(const RepositoryConfig &repo, const QString &archive,
+    const QStringList &patterns, const QString &patternFile, int stripComponents)
+{
+    QStringList a = common(u"extract"_s, repo);
+    a << u"--list"_s << u"--progress"_s;
+    if (stripComponents > 0)
+        a << u"--strip-components"_s << QString::number(stripComponents);
+    if (!patternFile.isEmpty())
+        a << u"--patterns-from"_s << patternFile;
+    a << u"--"_s << repo.url + u"::"_s + archive << patterns;
+    return a;
+}
+
+QStringList BorgCommands::extractToStdoutArguments(
+    const RepositoryConfig &repo, const QString &archive, const QString &member)
+{
+    return common(u"extract"_s, repo) << u"--progress"_s << u"--stdout"_s << u"--"_s
+                                      << repo.url + u"::"_s + archive << u"pp:"_s + member;
+}
+
 QString BorgCommands::shellQuote(const QString &word)
 {
     static const QString safe

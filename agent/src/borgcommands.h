@@ -36,6 +36,19 @@ public:
     static QStringList compactArguments(const RepositoryConfig &repo);
     static QStringList checkArguments(const CheckConfig &check, const RepositoryConfig &repo);
 
+    // Reading archives (catalogue, browse, restore, drill). `patterns` are borg include
+    // patterns given after the archive (ArchivePath::prefixPattern: "pp:<path>");
+    // `patternFile` a --patterns-from file (ArchivePath::patternFile) instead.
+    static QStringList listArchivesArguments(const RepositoryConfig &repo);
+    static QStringList infoArguments(const RepositoryConfig &repo, const QString &glob, int last);
+    static QStringList listItemsArguments(const RepositoryConfig &repo, const QString &archive,
+        const QStringList &patterns, const QString &patternFile, bool withSha256);
+    static QStringList extractArguments(const RepositoryConfig &repo, const QString &archive,
+        const QStringList &patterns, const QString &patternFile, int stripComponents);
+    // One member to stdout (a database dump into pg_restore/psql).
+    static QStringList extractToStdoutArguments(
+        const RepositoryConfig &repo, const QString &archive, const QString &member);
+
     // ssh command line for BORG_RSH (empty for local repositories): BatchMode=yes always.
     static QString borgRsh(const RepositoryConfig &repo);
     // `base` minus any BORG_*/PGPASSWORD it carried, plus the pinned borg settings

@@ -1,5 +1,6 @@
 #include "borgoutput.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -60,6 +61,11 @@ BorgLine BorgOutput::parseLine(const QByteArray &raw)
         l.kind = BorgLine::Kind::ProgressMessage;
     } else if (type == "progress_percent"_L1) {
         l.kind = BorgLine::Kind::ProgressPercent;
+        l.current = qint64(o.value("current"_L1).toDouble());
+        l.total = qint64(o.value("total"_L1).toDouble());
+        const QJsonValue info = o.value("info"_L1);
+        if (info.isArray() && !info.toArray().isEmpty())
+            l.path = info.toArray().first().toString();
     } else if (type == "file_status"_L1) {
         l.kind = BorgLine::Kind::FileStatus;
         l.message = o.value("status"_L1).toString();

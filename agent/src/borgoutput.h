@@ -33,7 +33,9 @@ struct BorgLine
     qint64 compressedSize = 0;
     qint64 deduplicatedSize = 0;
     qint64 files = 0;
-    QString path;
+    qint64 current = 0; // progress_percent: done so far (extract: bytes)
+    qint64 total = 0; // progress_percent: the whole (extract: bytes of the selection)
+    QString path; // archive_progress / file_status path; progress_percent info[0]
     bool finished = false;
 
     bool isError() const

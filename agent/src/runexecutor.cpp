@@ -3,8 +3,10 @@
 #include "archivename.h"
 #include "borgcommands.h"
 #include "borgoutput.h"
+#include "drillexecutor.h"
 #include "logtail.h"
 #include "repositorylocks.h"
+#include "restoreexecutor.h"
 #include "sparky/envelope.h"
 #include "sparky/secrets.h"
 #include "stepprocess.h"
@@ -116,6 +118,7 @@ struct RunExecutor::Private
     QString cancelReason;
 
     std::unique_ptr<StepProcess> process;
+    std::unique_ptr<RunBase> delegate; // restore and drill runs
     StepDef current;
     StepResult currentResult;
     int initStage = 0; // 0 probe, 1 init
@@ -185,6 +188,7 @@ RunExecutor::RunExecutor(
 
 RunExecutor::~RunExecutor()
 {
+    d->delegate.reset();
     d->process.reset(); // kills a running step's group
     if (d->locks && d->ticket)
         d->locks->release(d->ticket);
@@ -212,17 +216,21 @@ bool RunExecutor::isFinished() const
 
 QString RunExecutor::currentStep() const
 {
+    if (d->delegate)
+        return d->delegate->currentStep();
     return d->process ? d->current.name : QString();
 }
 
 qint64 RunExecutor::currentProcessId() const
 {
+    if (d->delegate)
+        return d->delegate->currentProcessId();
     return d->process ? d->process->processId() : 0;
 }
 
 void RunExecutor::start()
 {
-    if (d->index >= 0 || d->ticket || d->done)
+    if (d->index >= 0 || d->ticket || d->done || d->delegate)
         return;
     if (!d->job || !d->repo) {
         QTimer::singleShot(0, this, [this] {
@@ -235,6 +243,24 @@ void RunExecutor::start()
                                           d->request.job, d->job->repository);
             d->finish();
         });
+        return;
+    }
+    if (d->request.kind == protocol::RunKind::Restore
+        || d->request.kind == protocol::RunKind::Drill) {
+        if (d->request.kind == protocol::RunKind::Restore)
+            d->delegate = std::make_unique<RestoreExecutor>(d->config, d->request, d->locks);
+        else
+            d->delegate = std::make_unique<DrillExecutor>(d->config, d->request, d->locks);
+        RunBase *run = d->delegate.get();
+        connect(run, &RunBase::started, this, &RunExecutor::started);
+        connect(run, &RunBase::progress, this, &RunExecutor::progress);
+        connect(run, &RunBase::stepStarted, this, &RunExecutor::stepStarted);
+        connect(run, &RunBase::logLine, this, &RunExecutor::logLine);
+        connect(run, &RunBase::finished, this, [this](const protocol::RunFinished &r) {
+            d->done = true;
+            Q_EMIT finished(r);
+        });
+        run->start();
         return;
     }
     if (d->request.kind != protocol::RunKind::Backup
@@ -262,6 +288,10 @@ void RunExecutor::start()
 
 void RunExecutor::cancel(const QString &reason)
 {
+    if (d->delegate) {
+        d->delegate->cancel(reason);
+        return;
+    }
     if (d->done || d->cancelled)
         return;
     d->cancelled = true;

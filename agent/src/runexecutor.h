@@ -2,7 +2,9 @@
 
 // Runs one job once: init-if-needed → before hooks → create (+ database dumps) → prune →
 // compact → after hooks (on-error hooks when something failed), each step with its own
-// timeout and outcome. Also runs `borg check` for a job's repository.
+// timeout and outcome. Also runs `borg check` for a job's repository, and hands
+// RunKind::Restore and RunKind::Drill to RestoreExecutor / DrillExecutor (same signals,
+// same RunFinished), so whoever starts runs treats all four kinds alike.
 //
 // Asynchronous (QProcess, no blocking waits): start() returns at once; progress() is emitted
 // (throttled) while borg works, finished() exactly once. cancel() kills the whole process
@@ -22,6 +24,17 @@ namespace sparky::agent {
 
 class RepositoryLocks;
 
+// What a RunKind::Restore run restores (AgentCommands builds it from restore.extract).
+struct RestoreRequest
+{
+    QString archive;                          // one of the job's archives
+    QStringList paths;                        // archive paths (ArchivePath); empty = all
+    QString target;                           // empty: <first restore root>/<command or run id>
+    int stripComponents = 0;                  // borg extract --strip-components
+    QString database;                         // a dump archive: restore into this database
+    bool createDatabase = false;              // … creating it first (it must not exist)
+};
+
 struct RunRequest
 {
     protocol::RunKind kind = protocol::RunKind::Backup;
@@ -29,6 +42,7 @@ struct RunRequest
     QString trigger = QStringLiteral("cli");  // schedule | catchup | command | cli
     QString commandId;
     QString runId;                            // generated when empty
+    RestoreRequest restore;                   // RunKind::Restore only
 };
 
 class RunExecutor final : public QObject

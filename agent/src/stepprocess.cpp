@@ -101,12 +101,19 @@ void StepProcess::start()
         m_process.setWorkingDirectory(m_spec.workingDirectory);
     m_process.setStandardInputFile(QProcess::nullDevice());
     const int secretFd = m_secretReadFd;
-    m_process.setChildProcessModifier([secretFd] {
-        // In the child between fork and exec: async-signal-safe calls only.
+    const int stdinFd = m_spec.stdinFd;
+    const int stdoutFd = m_spec.stdoutFd;
+    m_process.setChildProcessModifier([secretFd, stdinFd, stdoutFd] {
+        // In the child between fork and exec: async-signal-safe calls only. QProcess has
+        // set up fds 0-2 already; dup2 replaces them (and clears O_CLOEXEC on the copy).
         ::setsid();
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (secretFd >= 0)
             ::fcntl(secretFd, F_SETFD, 0); // inherited across exec, for BORG_PASSPHRASE_FD
+        if (stdinFd >= 0)
+            ::dup2(stdinFd, STDIN_FILENO);
+        if (stdoutFd >= 0)
+            ::dup2(stdoutFd, STDOUT_FILENO);
     });
     m_process.start();
     m_pid = m_process.processId();

@@ -38,6 +38,12 @@ public:
         QByteArray secret; // written to a pipe when secretFdVariable is set
         QString secretFdVariable;
         bool collectStdout = false; // keep stdout (≤ 8 MiB) instead of emitting lines
+        // Descriptors the child gets as its stdin / stdout instead of /dev/null and the
+        // captured pipe (one end of a pipe between two steps: `borg extract --stdout |
+        // pg_restore`). Not owned: the caller closes its copies once start() returned.
+        // They should be O_CLOEXEC so no other child inherits them.
+        int stdinFd = -1;
+        int stdoutFd = -1;
         std::chrono::milliseconds killGrace { 10000 };
     };
 

@@ -257,6 +257,23 @@ private Q_SLOTS:
             << base() + job + "commands: {allowed: [rm.rf]}\n"
             << u"commands.allowed: unknown command type 'rm.rf'"_s;
         QTest::newRow("yaml syntax") << base() + "jobs: [\n" << u":8:1: YAML syntax error"_s;
+        QTest::newRow("drill path with ..")
+            << base() + job + "    drill: {paths: [/etc/../root]}\n"
+            << u":11:20: jobs.etc.drill.paths: path: '..' is not allowed"_s;
+        QTest::newRow("bad drill schedule") << base() + job + "    drill: {schedule: 'often'}\n"
+                                            << u"jobs.etc.drill.schedule: "_s;
+        QTest::newRow("key commands without the role")
+            << base() + job + "commands: {allowed: [key.revoke]}\n"
+            << u"commands.allowed: key.revoke needs a repository_host section"_s;
+        QTest::newRow("repository host without base")
+            << base() + job + "repository_host: {borg_user: borg}\n"
+            << u"repository_host.base_dir: required key is missing"_s;
+        QTest::newRow("repository host base /")
+            << base() + job + "repository_host: {base_dir: /}\n"
+            << u"repository_host.base_dir: '/' cannot be the repository base directory"_s;
+        QTest::newRow("repository host bad node")
+            << base() + job + "repository_host: {base_dir: /srv/borg, allowed_nodes: [Web_1]}\n"
+            << u"repository_host.allowed_nodes: 'Web_1' is not a valid node id"_s;
     }
 
     void errors()

@@ -9,11 +9,14 @@
 #include <QFile>
 #include <QProcess>
 #include <QRandomGenerator>
+#include <QScopeGuard>
 #include <QSignalSpy>
-#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <arpa/inet.h>
 #include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -404,13 +407,18 @@ private Q_SLOTS:
 
     void unreachableSshRepository()
     {
-        // A loopback port that was just free and is now closed: connection refused.
-        quint16 port = 0;
-        {
-            QTcpServer s;
-            QVERIFY(s.listen(QHostAddress::LocalHost, 0));
-            port = s.serverPort();
-        }
+        // A loopback port bound by this test but not listening: connection refused, and no
+        // other process can take the port meanwhile (a port merely closed again could be).
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        QVERIFY(fd >= 0);
+        auto closeFd = qScopeGuard([fd] { ::close(fd); });
+        sockaddr_in addr {};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QCOMPARE(::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+        socklen_t len = sizeof addr;
+        QCOMPARE(::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len), 0);
+        const quint16 port = ntohs(addr.sin_port);
         const QString url = u"ssh://sparky@127.0.0.1:%1/./repo"_s.arg(port);
         const AgentConfig cfg = config(url,
             "  files:\n    repository: repo\n    sources: [" + path(u"src"_s).toUtf8() + "]\n", {},
