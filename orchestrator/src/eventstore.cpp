@@ -581,9 +581,26 @@ Result EventStore::applyCommandUpdate(
     const QString &node, const proto::CommandUpdate &u, qint64 ts, qint64 nowMs)
 {
     using State = proto::CommandUpdate::State;
-    const int rank = commandRank(u.state);
+    State state = u.state;
+    QString error = u.error;
+    QVariant result = QVariant(QMetaType::fromType<QString>());
+    if (!u.result.isEmpty()) {
+        const QByteArray text = QJsonDocument(u.result).toJson(QJsonDocument::Compact);
+        if (text.size() > kMaxCommandResultBytes) {
+            qCWarning(lcIngest).noquote()
+                << "command" << u.commandId << "of" << node << ": result of" << text.size()
+                << "bytes dropped (limit" << kMaxCommandResultBytes << ")";
+            state = State::Failed;
+            error = u"the agent's result (%1 bytes) is larger than the orchestrator keeps (%2 "
+                    "bytes); ask for less (a smaller page)"_s.arg(text.size())
+                        .arg(kMaxCommandResultBytes);
+        } else {
+            result = QString::fromUtf8(text);
+        }
+    }
+    const int rank = commandRank(state);
     QString column;
-    switch (u.state) {
+    switch (state) {
     case State::Received:
         column = u"received_at"_s;
         break;
@@ -600,10 +617,8 @@ Result EventStore::applyCommandUpdate(
             + u" = ?, run_id = COALESCE(?, run_id), result = COALESCE(?, result),"
               " error = COALESCE(?, error), updated_at = ?"
               " WHERE id = ? AND node = ? AND (state_rank < ? OR state = 'expired')"_s,
-        { proto::CommandUpdate::stateName(u.state), rank, ts, textOrNull(u.runId),
-            u.result.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                               : QVariant(compact(u.result)),
-            textOrNull(u.error), nowMs, u.commandId, node, rank });
+        { proto::CommandUpdate::stateName(state), rank, ts, textOrNull(u.runId), result,
+            textOrNull(error), nowMs, u.commandId, node, rank });
     if (!q)
         return q.error();
     if ((*q)->numRowsAffected() == 0)

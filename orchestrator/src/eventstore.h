@@ -27,6 +27,11 @@
 
 namespace sparky::orchestrator {
 
+// The largest command result (command.update `result`, compact JSON) the store keeps: an RPC
+// reply carries it whole and must stay under the 1 MiB message limit. A larger one is
+// dropped and its command marked failed with the reason.
+inline constexpr qsizetype kMaxCommandResultBytes = 900 * 1024;
+
 struct ConfigRejectedBody
 {
     QString error;

@@ -45,9 +45,26 @@ Expected<OrchestratorConfig> fromDocument(const config::Document &doc, bool requ
             n.child(u"default_lifetime"_s).error(u"longer than max_lifetime"_s);
     }
     if (const config::Node n = root.child(u"rpc"_s); n.isDefined()) {
-        n.allowKeys({ "prefetch", "roles" });
+        n.allowKeys({ "prefetch", "roles", "browse_role", "query_timeout", "query_timeout_max" });
         c.rpc.prefetch = quint16(n.integer(u"prefetch"_s, c.rpc.prefetch, 1, 1000));
         c.roles = RoleMap::fromConfig(n.child(u"roles"_s));
+        if (const config::Node b = n.child(u"browse_role"_s); b.isDefined()) {
+            const auto role = roleFromName(b.toString().value_or(QString()));
+            if (!role || *role == Role::None)
+                b.error(u"expected viewer, operator or admin"_s);
+            else
+                c.rpc.browseRole = *role;
+        }
+        const auto timeout = n.duration(u"query_timeout"_s, std::chrono::seconds(30));
+        const auto timeoutMax = n.duration(u"query_timeout_max"_s, std::chrono::seconds(120));
+        if (timeout.count() < 1)
+            n.child(u"query_timeout"_s).error(u"must be at least 1s"_s);
+        else if (timeout > timeoutMax)
+            n.child(u"query_timeout"_s).error(u"longer than query_timeout_max"_s);
+        else if (timeoutMax > std::chrono::seconds(3600))
+            n.child(u"query_timeout_max"_s).error(u"at most 1h"_s);
+        c.rpc.queryTimeout = timeout;
+        c.rpc.maxQueryTimeout = timeoutMax;
     }
     if (const config::Node n = root.child(u"nodes"_s); n.isDefined()) {
         n.allowKeys({ "offline_after" });

@@ -161,9 +161,14 @@ Result OrchestratorDaemon::start()
             m_metrics->setIngestLagSeconds(m_ingestor->stats().lagSeconds);
         }
 #endif
+        if (o.commandsChanged)
+            m_rpc->commandsChanged(); // calls waiting for an agent's answer look now
         if ((o.runsFinished || o.commandsChanged || o.stored > 0) && !m_reportDebounce.isActive())
             m_reportDebounce.start();
     });
+    if (m_commands)
+        connect(m_commands, &CommandDispatcher::commandChanged, m_rpc,
+            [this](const QString &, const QString &) { m_rpc->commandsChanged(); });
 #ifdef SPARKY_HAVE_ORCHESTRATOR_EDGE
     connect(m_ingestor, &Ingestor::eventRejected, this,
         [this](const QString &category, const QString &) {

@@ -31,13 +31,16 @@ void RpcCall::finishOk(const QJsonObject &result)
     emitFinished();
 }
 
-void RpcCall::finishError(const QString &code, const QString &message)
+void RpcCall::finishError(const QString &code, const QString &message, const QJsonObject &data)
 {
     if (m_finished)
         return;
     m_ok = false;
     m_errorCode = code;
     m_errorString = message;
+    m_errorData = data;
+    if (m_errorData.isEmpty())
+        m_errorData = QJsonObject { { u"code"_s, code }, { u"message"_s, message } };
     emitFinished();
 }
 

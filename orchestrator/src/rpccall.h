@@ -41,6 +41,9 @@ public:
     QJsonObject result() const { return m_result; }
     QString errorCode() const { return m_errorCode; } // empty when ok
     QString errorString() const { return m_errorString; } // for the operator
+    // The orchestrator's whole error object: code, message and, for some codes, more
+    // (command_id, node, last_seen, state — docs/protocol.md "Errors"). Empty when ok.
+    QJsonObject errorData() const { return m_errorData; }
     std::chrono::milliseconds elapsed() const { return std::chrono::milliseconds(m_elapsed); }
 
     void setAutoDelete(bool autoDelete) { m_autoDelete = autoDelete; }
@@ -53,7 +56,7 @@ private:
     RpcCall(QString method, QJsonObject params, QString correlationId,
         std::chrono::milliseconds timeout, QObject *parent);
     void finishOk(const QJsonObject &result);
-    void finishError(const QString &code, const QString &message);
+    void finishError(const QString &code, const QString &message, const QJsonObject &data = {});
     void emitFinished();
 
     QString m_method;
@@ -62,6 +65,7 @@ private:
     QJsonObject m_result;
     QString m_errorCode;
     QString m_errorString;
+    QJsonObject m_errorData;
     QTimer m_timeout;
     QElapsedTimer m_clock;
     qint64 m_elapsed = 0;

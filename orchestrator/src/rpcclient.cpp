@@ -89,8 +89,8 @@ void RpcClient::onDelivered(const Delivery &d)
     }
     const QJsonObject err = body.value("error"_L1).toObject();
     const QString code = err.value("code"_L1).toString();
-    c->finishError(
-        code.isEmpty() ? QString(RpcCall::kBadReply) : code, err.value("message"_L1).toString());
+    c->finishError(code.isEmpty() ? QString(RpcCall::kBadReply) : code,
+        err.value("message"_L1).toString(), err);
 }
 
 } // namespace sparky

@@ -405,6 +405,62 @@ Expected<QJsonObject> StoreQueries::command(const QString &id)
     return commandRow(*q);
 }
 
+Expected<QJsonObject> StoreQueries::commandWithRun(const QString &id)
+{
+    auto c = command(id);
+    if (!c)
+        return c;
+    const QString runId = c->value("run_id"_L1).toString();
+    if (runId.isEmpty())
+        return c;
+    auto q = m_db.exec(u"SELECT "_s + kRunColumns + u" FROM runs WHERE id = ?"_s,
+        { QString(c->value("node"_L1).toString() + u':' + runId) });
+    if (!q)
+        return q.error();
+    if (q->next())
+        c->insert(u"run"_s, runSummary(*q));
+    return c;
+}
+
+Expected<QHash<QString, QJsonObject>> StoreQueries::commandsById(
+    const QStringList &ids, bool finalOnly)
+{
+    QHash<QString, QJsonObject> rows;
+    for (qsizetype at = 0; at < ids.size(); at += 200) {
+        const QStringList chunk = ids.mid(at, 200);
+        QVariantList values;
+        for (const QString &id : chunk)
+            values.append(id);
+        auto q = m_db.exec(u"SELECT "_s + kCommandColumns + u" FROM commands WHERE id IN (?"_s
+                + u", ?"_s.repeated(chunk.size() - 1) + u')'
+                + (finalOnly ? u" AND state_rank = 4"_s : QString()),
+            values);
+        if (!q)
+            return q.error().wrapped(u"reading commands"_s);
+        while (q->next()) {
+            const QJsonObject row = commandRow(*q);
+            rows.insert(row.value("id"_L1).toString(), row);
+        }
+    }
+    return rows;
+}
+
+Expected<StoreQueries::Presence> StoreQueries::presence(
+    const QString &node, const QDateTime &now, std::chrono::seconds offlineAfter)
+{
+    auto q = m_db.exec(u"SELECT last_seen FROM nodes WHERE node = ?"_s, { node });
+    if (!q)
+        return q.error().wrapped(u"reading node %1"_s.arg(node));
+    Presence p;
+    if (!q->next())
+        return p;
+    p.known = true;
+    const qint64 lastSeen = q->value(0).toLongLong();
+    p.lastSeen = QDateTime::fromMSecsSinceEpoch(lastSeen, Qt::UTC);
+    p.online = lastSeen >= now.toMSecsSinceEpoch() - qint64(offlineAfter.count()) * 1000;
+    return p;
+}
+
 Expected<QJsonObject> StoreQueries::node(
     const QString &node, const QDateTime &now, std::chrono::seconds offlineAfter)
 {

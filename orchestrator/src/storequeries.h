@@ -1,6 +1,7 @@
 #pragma once
 
-// Read queries behind the RPC methods: paged runs and commands, one run, one node.
+// Read queries behind the RPC methods: paged runs and commands, one run, one command (with
+// its run), one node and whether it is online.
 //
 // Paging is by keyset, never OFFSET: the cursor is the (started_at, id) — or (issued_at, id)
 // — of the last row of the previous page, so a page costs the same at the start and at the
@@ -12,8 +13,11 @@
 #include "database.h"
 
 #include <QDateTime>
+#include <QHash>
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
+#include <chrono>
 #include <optional>
 
 namespace sparky::orchestrator {
@@ -61,6 +65,22 @@ public:
     // {commands: [...], next_cursor}
     Expected<QJsonObject> commands(const CommandFilter &filter);
     Expected<QJsonObject> command(const QString &id);
+    // command.get: the command plus, once the agent named its run, that run's summary
+    // (`run`, with `progress` while it runs); NotFound if unknown.
+    Expected<QJsonObject> commandWithRun(const QString &id);
+    // Rows of the given commands by id (`finalOnly`: only those in a final state). Ids that
+    // are not there are simply missing from the answer.
+    Expected<QHash<QString, QJsonObject>> commandsById(const QStringList &ids, bool finalOnly);
+
+    struct Presence
+    {
+        bool known = false; // the node has sent at least one event
+        bool online = false; // its last event is younger than offlineAfter
+        QDateTime lastSeen;
+    };
+    // Whether a node is online, judged like the reports do (last event vs offlineAfter).
+    Expected<Presence> presence(
+        const QString &node, const QDateTime &now, std::chrono::seconds offlineAfter);
     // Node row, its jobs' configuration, recent runs and open commands; NotFound if unknown.
     Expected<QJsonObject> node(
         const QString &node, const QDateTime &now, std::chrono::seconds offlineAfter);
