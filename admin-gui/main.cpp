@@ -1,9 +1,14 @@
-#include "mainwindow.h"
-
+#include "consolecontroller.h"
+#include "dialogs.h"
+#include "keychainsecretstore.h"
+#include "profilestore.h"
 #include "sparky/logging.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
+
+#include <cstdio>
+#include <memory>
 
 int main(int argc, char *argv[])
 {
@@ -17,9 +22,22 @@ int main(int argc, char *argv[])
         QStringLiteral("sparky-for-backup admin console: fleet status, run now, browse, restore"));
     parser.addHelpOption();
     parser.addVersionOption();
+    const QCommandLineOption profile(QStringLiteral("profile"),
+        QStringLiteral("Connection profile to open (default: the last one used)."), QStringLiteral("NAME"));
+    const QCommandLineOption settings(QStringLiteral("settings"),
+        QStringLiteral("Profiles file (default: ~/.config/sparky/sparky-admin.ini)."), QStringLiteral("FILE"));
+    parser.addOptions({ profile, settings });
     parser.process(app);
 
-    sparky::admin::MainWindow window;
-    window.show();
+    auto profiles = parser.isSet(settings)
+        ? std::make_unique<sparky::admin::ProfileStore>(parser.value(settings))
+        : std::make_unique<sparky::admin::ProfileStore>();
+    sparky::admin::KeychainSecretStore secrets;
+    sparky::admin::WidgetDialogs dialogs;
+    sparky::admin::ConsoleController console(profiles.get(), &secrets, &dialogs);
+    if (auto ok = console.start(parser.value(profile)); !ok) {
+        std::fprintf(stderr, "sparky-admin: %s\n", qPrintable(ok.error().message));
+        return 2;
+    }
     return QApplication::exec();
 }

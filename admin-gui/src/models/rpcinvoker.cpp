@@ -1,0 +1,7 @@
+#include "rpcinvoker.h"
+
+namespace sparky::admin {
+
+RpcInvoker::~RpcInvoker() = default;
+
+} // namespace sparky::admin

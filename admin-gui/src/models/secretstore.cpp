@@ -1,0 +1,7 @@
+#include "secretstore.h"
+
+namespace sparky::admin {
+
+SecretStore::~SecretStore() = default;
+
+} // namespace sparky::admin
