@@ -6,7 +6,6 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
-
 #include <cstdio>
 #include <memory>
 
@@ -23,9 +22,11 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption profile(QStringLiteral("profile"),
-        QStringLiteral("Connection profile to open (default: the last one used)."), QStringLiteral("NAME"));
+        QStringLiteral("Connection profile to open (default: the last one used)."),
+        QStringLiteral("NAME"));
     const QCommandLineOption settings(QStringLiteral("settings"),
-        QStringLiteral("Profiles file (default: ~/.config/sparky/sparky-admin.ini)."), QStringLiteral("FILE"));
+        QStringLiteral("Profiles file (default: ~/.config/sparky/sparky-admin.ini)."),
+        QStringLiteral("FILE"));
     parser.addOptions({ profile, settings });
     parser.process(app);
 

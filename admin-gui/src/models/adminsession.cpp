@@ -31,11 +31,13 @@ void AdminSession::open()
         return;
     }
     setState(State::ReadingSecret,
-        u"reading the token of profile '%1' from the %2"_s.arg(m_profile.name, m_secrets->backendName()));
+        u"reading the token of profile '%1' from the %2"_s.arg(
+            m_profile.name, m_secrets->backendName()));
     m_secrets->readSecret(m_profile.secretKey(), this, [this](const Expected<QByteArray> &token) {
         if (!token) {
             setState(State::Failed,
-                u"cannot connect with profile '%1': %2"_s.arg(m_profile.name, token.error().message));
+                u"cannot connect with profile '%1': %2"_s.arg(
+                    m_profile.name, token.error().message));
             return;
         }
         connectWith(*token);
@@ -67,11 +69,10 @@ void AdminSession::connectWith(const QByteArray &token)
     connect(m_amqp.get(), &AmqpClient::disconnected, this, [this](const Error &e) {
         setState(State::Connecting, u"connection lost, reconnecting: "_s + e.message);
     });
-    connect(m_amqp.get(), &AmqpClient::failed, this, [this](const Error &e) {
-        setState(State::Failed, u"cannot connect: "_s + e.message);
-    });
-    setState(State::Connecting,
-        u"connecting to %1 as %2"_s.arg(m_profile.hosts.join(u", "_s), who));
+    connect(m_amqp.get(), &AmqpClient::failed, this,
+        [this](const Error &e) { setState(State::Failed, u"cannot connect: "_s + e.message); });
+    setState(
+        State::Connecting, u"connecting to %1 as %2"_s.arg(m_profile.hosts.join(u", "_s), who));
     m_amqp->start();
 }
 
@@ -110,8 +111,8 @@ void AdminSession::invoke(const QString &method, const QJsonObject &params, QObj
 {
     QPointer<QObject> guard(context);
     if (!m_rpc) {
-        const RpcReply r = RpcReply::failure(method, u"transport"_s,
-            u"not connected to the broker (%1)"_s.arg(m_stateText));
+        const RpcReply r = RpcReply::failure(
+            method, u"transport"_s, u"not connected to the broker (%1)"_s.arg(m_stateText));
         QTimer::singleShot(0, this, [this, guard, done = std::move(done), r] {
             if (guard)
                 done(r);

@@ -18,7 +18,7 @@
 namespace sparky {
 class AmqpClient;
 class RpcClient;
-}
+} // namespace sparky
 
 namespace sparky::admin {
 
@@ -49,8 +49,8 @@ public:
     QString stateText() const { return m_stateText; }
     const ConnectionProfile &profile() const { return m_profile; }
 
-    void invoke(const QString &method, const QJsonObject &params, QObject *context,
-        Callback done, std::chrono::milliseconds timeout = kDefaultTimeout) override;
+    void invoke(const QString &method, const QJsonObject &params, QObject *context, Callback done,
+        std::chrono::milliseconds timeout = kDefaultTimeout) override;
 
 Q_SIGNALS:
     void stateChanged(sparky::admin::AdminSession::State state, const QString &text);

@@ -9,9 +9,9 @@ using namespace Qt::StringLiterals;
 
 ArchiveBrowseModel::ArchiveBrowseModel(RpcInvoker *invoker, QObject *parent)
     : PagedTableModel(invoker,
-          Paging { u"archive.browse"_s, u"entries"_s, u"page_size"_s, 200,
-              std::chrono::milliseconds(60000), true },
-          parent)
+        Paging { u"archive.browse"_s, u"entries"_s, u"page_size"_s, 200,
+            std::chrono::milliseconds(60000), true },
+        parent)
 { }
 
 ArchiveBrowseModel::~ArchiveBrowseModel() = default;
@@ -97,7 +97,8 @@ void ArchiveBrowseModel::setChecked(const QString &fullPath, bool checked)
         m_checked.remove(fullPath);
     for (int row = 0; row < rowCount(); ++row)
         if (childPath(rowObject(row)) == fullPath)
-            Q_EMIT dataChanged(index(row, NameColumn), index(row, NameColumn), { Qt::CheckStateRole });
+            Q_EMIT dataChanged(
+                index(row, NameColumn), index(row, NameColumn), { Qt::CheckStateRole });
     Q_EMIT checkedChanged(int(m_checked.size()));
 }
 
@@ -159,9 +160,10 @@ QVariant ArchiveBrowseModel::cell(const QJsonObject &e, int column, int role) co
             ? QVariant(QString())
             : QVariant(DisplayFormat::bytes(e.value("size"_L1).toInteger()));
     case ModifiedColumn:
-        return rawRole ? QVariant(qlonglong(DisplayFormat::epochMs(e.value("mtime"_L1))))
-                       : QVariant(e.value("mtime"_L1).isString() ? DisplayFormat::time(e.value("mtime"_L1))
-                                                                 : QString());
+        return rawRole
+            ? QVariant(qlonglong(DisplayFormat::epochMs(e.value("mtime"_L1))))
+            : QVariant(e.value("mtime"_L1).isString() ? DisplayFormat::time(e.value("mtime"_L1))
+                                                      : QString());
     case ModeColumn:
         return e.value("mode"_L1).toString();
     }

@@ -31,8 +31,8 @@ public:
     bool setData(const QModelIndex &index, const QVariant &value, int role) override;
 
     // Opens a directory ("" = the archive's root); a new archive clears the checks.
-    void setLocation(const QString &node, const QString &job, const QString &archive,
-        const QString &path = {});
+    void setLocation(
+        const QString &node, const QString &job, const QString &archive, const QString &path = {});
     QString node() const { return m_node; }
     QString job() const { return m_job; }
     QString archive() const { return m_archive; }

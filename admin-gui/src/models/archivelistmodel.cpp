@@ -44,7 +44,8 @@ void ArchiveListModel::load(const QString &node, const QString &job)
     const quint64 generation = m_generation;
     m_loading = true;
     // The agent answers through the orchestrator: allow for borg list + borg info.
-    m_invoker->invoke(u"archives.list"_s, { { u"node"_s, node }, { u"job"_s, job } }, this,
+    m_invoker->invoke(
+        u"archives.list"_s, { { u"node"_s, node }, { u"job"_s, job } }, this,
         [this, generation, node, job](const RpcReply &r) {
             if (generation != m_generation)
                 return;

@@ -5,7 +5,6 @@
 #include "statusstyle.h"
 
 #include <QJsonArray>
-
 #include <algorithm>
 
 namespace sparky::admin {
@@ -112,7 +111,8 @@ void CommandFollower::lookUpExpectedBytes(const QString &node, const QString &jo
             for (const QJsonValue &v : r.result.value("runs"_L1).toArray()) {
                 const QJsonObject run = v.toObject();
                 const QString s = run.value("status"_L1).toString();
-                if ((s == u"success" || s == u"warning") && run.value("original_size"_L1).isDouble()) {
+                if ((s == u"success" || s == u"warning")
+                    && run.value("original_size"_L1).isDouble()) {
                     m_expectedBytes = run.value("original_size"_L1).toInteger();
                     Q_EMIT changed();
                     return;
@@ -126,7 +126,8 @@ void CommandFollower::poll()
     if (!m_invoker || m_commandId.isEmpty())
         return;
     const quint64 generation = m_generation;
-    m_invoker->invoke(u"command.get"_s, { { u"command_id"_s, m_commandId } }, this,
+    m_invoker->invoke(
+        u"command.get"_s, { { u"command_id"_s, m_commandId } }, this,
         [this, generation](const RpcReply &r) {
             if (generation != m_generation || !isActive())
                 return;
@@ -160,10 +161,11 @@ void CommandFollower::onCommand(const QJsonObject &c)
 
     if (!m_run.isEmpty() && !runStatus.isEmpty() && runStatus != u"running") {
         const bool ok = runStatus == u"success" || runStatus == u"warning";
-        QString text = u"%1 run %2 on '%3' finished: %4"_s.arg(m_run.value("kind"_L1).toString(),
-            m_runId, m_node, StatusStyle::label(runStatus));
+        QString text = u"%1 run %2 on '%3' finished: %4"_s.arg(
+            m_run.value("kind"_L1).toString(), m_runId, m_node, StatusStyle::label(runStatus));
         if (m_run.value("duration_seconds"_L1).isDouble())
-            text += u" after "_s + DisplayFormat::duration(m_run.value("duration_seconds"_L1).toDouble());
+            text += u" after "_s
+                + DisplayFormat::duration(m_run.value("duration_seconds"_L1).toDouble());
         const QString runError = m_run.value("error"_L1).toString();
         if (!runError.isEmpty())
             text += u" — "_s + runError;
@@ -172,8 +174,8 @@ void CommandFollower::onCommand(const QJsonObject &c)
     }
     if (state == u"failed" || state == u"rejected" || state == u"expired") {
         finish(false,
-            u"command %1 %2: %3"_s.arg(m_commandId, state,
-                error.isEmpty() ? u"no reason given"_s : error));
+            u"command %1 %2: %3"_s.arg(
+                m_commandId, state, error.isEmpty() ? u"no reason given"_s : error));
         return;
     }
     if (state == u"succeeded" && m_runId.isEmpty()) {
@@ -184,7 +186,8 @@ void CommandFollower::onCommand(const QJsonObject &c)
         const QJsonObject p = progress();
         QString text = u"run %1 is running"_s.arg(m_runId);
         if (!p.isEmpty()) {
-            text += u": %1, %2 files"_s.arg(DisplayFormat::bytes(p.value("original_size"_L1).toInteger()))
+            text += u": %1, %2 files"_s
+                        .arg(DisplayFormat::bytes(p.value("original_size"_L1).toInteger()))
                         .arg(p.value("files"_L1).toInteger());
             if (p.value("step"_L1).isString())
                 text += u" (step %1)"_s.arg(p.value("step"_L1).toString());
@@ -194,7 +197,8 @@ void CommandFollower::onCommand(const QJsonObject &c)
         setPhase(Phase::Running, text);
     } else {
         setPhase(Phase::Queued,
-            u"command %1 is %2; waiting for node '%3' to start it"_s.arg(m_commandId, state, m_node));
+            u"command %1 is %2; waiting for node '%3' to start it"_s.arg(
+                m_commandId, state, m_node));
     }
     m_timer.start(m_interval);
 }

@@ -63,8 +63,8 @@ QVariant CommandsModel::headerData(int section, Qt::Orientation orientation, int
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *const names[] = { "Issued (UTC)", "Node", "Type", "State", "Issued by",
-        "Params", "Run", "Error" };
+    static const char *const names[]
+        = { "Issued (UTC)", "Node", "Type", "State", "Issued by", "Params", "Run", "Error" };
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 

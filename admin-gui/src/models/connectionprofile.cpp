@@ -59,7 +59,8 @@ Result ConnectionProfile::validate() const
     else if (!QFileInfo(caFile).isReadable())
         problems << u"ca_file: %1 does not exist or is not readable"_s.arg(caFile);
     if (certFile.isEmpty() != keyFile.isEmpty())
-        problems << u"cert_file/key_file: a client certificate needs its key, and the other way round"_s;
+        problems
+            << u"cert_file/key_file: a client certificate needs its key, and the other way round"_s;
     else if (!certFile.isEmpty() && !QFileInfo(certFile).isReadable())
         problems << u"cert_file: %1 does not exist or is not readable"_s.arg(certFile);
     if (!problems.isEmpty())
@@ -72,7 +73,8 @@ Expected<BrokerSettings> ConnectionProfile::brokerSettings(const QByteArray &tok
     if (auto ok = validate(); !ok)
         return ok.error();
     if (needsToken() && token.isEmpty())
-        return unexpected(ErrorCode::Auth, u"profile '%1': no token for user '%2'"_s.arg(name, user));
+        return unexpected(
+            ErrorCode::Auth, u"profile '%1': no token for user '%2'"_s.arg(name, user));
     BrokerSettings s;
     s.endpoints = *endpoints();
     s.vhost = vhost.trimmed();

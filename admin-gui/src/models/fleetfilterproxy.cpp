@@ -43,7 +43,10 @@ bool FleetFilterProxy::filterAcceptsRow(int row, const QModelIndex &parent) cons
     if (m_text.isEmpty())
         return true;
     for (int c = 0; c < m->columnCount(parent); ++c)
-        if (m->index(row, c, parent).data(Qt::DisplayRole).toString().contains(m_text, Qt::CaseInsensitive))
+        if (m->index(row, c, parent)
+                .data(Qt::DisplayRole)
+                .toString()
+                .contains(m_text, Qt::CaseInsensitive))
             return true;
     return false;
 }

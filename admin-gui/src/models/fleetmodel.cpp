@@ -35,7 +35,8 @@ void FleetModel::refresh()
     if (!m_invoker || m_loading)
         return;
     m_loading = true;
-    m_invoker->invoke(u"fleet.summary"_s, {}, this,
+    m_invoker->invoke(
+        u"fleet.summary"_s, {}, this,
         [this](const RpcReply &r) {
             m_loading = false;
             if (!r.ok) {
@@ -96,8 +97,8 @@ QString FleetModel::summaryText() const
         return u"No fleet data yet"_s;
     const QJsonObject f = m_summary.value("fleet"_L1).toObject();
     auto n = [&](const char *key) { return f.value(QLatin1StringView(key)).toInteger(); };
-    QString text = u"Fleet %1 — %2 node(s) (%3 online), %4 of %5 job(s) ok"_s.arg(
-        StatusStyle::label(f.value("status"_L1).toString()))
+    QString text = u"Fleet %1 — %2 node(s) (%3 online), %4 of %5 job(s) ok"_s
+                       .arg(StatusStyle::label(f.value("status"_L1).toString()))
                        .arg(n("nodes"))
                        .arg(n("nodes_online"))
                        .arg(n("jobs_ok"))

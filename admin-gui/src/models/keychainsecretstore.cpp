@@ -15,7 +15,8 @@ Error keychainError(const QKeychain::Job &job, const QString &what)
     const QString detail = job.errorString();
     switch (job.error()) {
     case QKeychain::EntryNotFound:
-        return Error(ErrorCode::NotFound, u"%1: no secret stored in the desktop keychain"_s.arg(what));
+        return Error(
+            ErrorCode::NotFound, u"%1: no secret stored in the desktop keychain"_s.arg(what));
     case QKeychain::AccessDeniedByUser:
     case QKeychain::AccessDenied:
         return Error(ErrorCode::AccessRefused,
@@ -44,8 +45,8 @@ void KeychainSecretStore::readSecret(const QString &key, QObject *context, ReadC
     job->setAutoDelete(true);
     job->setInsecureFallback(false);
     job->setKey(key);
-    QObject::connect(job, &QKeychain::Job::finished, context,
-        [done = std::move(done), key](QKeychain::Job *j) {
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [done = std::move(done), key](QKeychain::Job *j) {
             if (j->error() != QKeychain::NoError) {
                 done(keychainError(*j, u"reading the token of '%1'"_s.arg(key)));
                 return;
@@ -63,8 +64,8 @@ void KeychainSecretStore::writeSecret(
     job->setInsecureFallback(false);
     job->setKey(key);
     job->setBinaryData(secret);
-    QObject::connect(job, &QKeychain::Job::finished, context,
-        [done = std::move(done), key](QKeychain::Job *j) {
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [done = std::move(done), key](QKeychain::Job *j) {
             if (j->error() != QKeychain::NoError) {
                 done(keychainError(*j, u"storing the token of '%1'"_s.arg(key)));
                 return;
@@ -81,8 +82,8 @@ void KeychainSecretStore::removeSecret(const QString &key, QObject *context, Wri
     job->setAutoDelete(true);
     job->setInsecureFallback(false);
     job->setKey(key);
-    QObject::connect(job, &QKeychain::Job::finished, context,
-        [done = std::move(done), key](QKeychain::Job *j) {
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [done = std::move(done), key](QKeychain::Job *j) {
             if (j->error() != QKeychain::NoError && j->error() != QKeychain::EntryNotFound) {
                 done(keychainError(*j, u"removing the token of '%1'"_s.arg(key)));
                 return;

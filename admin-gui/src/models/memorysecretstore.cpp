@@ -12,9 +12,9 @@ void MemorySecretStore::readSecret(const QString &key, QObject *context, ReadCal
 {
     Expected<QByteArray> answer = m_failure.isEmpty()
         ? (m_secrets.contains(key)
-                  ? Expected<QByteArray>(m_secrets.value(key))
-                  : Expected<QByteArray>(unexpected(ErrorCode::NotFound,
-                      u"no secret stored for '%1' in the %2"_s.arg(key, backendName()))))
+                ? Expected<QByteArray>(m_secrets.value(key))
+                : Expected<QByteArray>(unexpected(ErrorCode::NotFound,
+                    u"no secret stored for '%1' in the %2"_s.arg(key, backendName()))))
         : Expected<QByteArray>(unexpected(ErrorCode::Unavailable, m_failure));
     QMetaObject::invokeMethod(
         context, [done = std::move(done), answer] { done(answer); }, Qt::QueuedConnection);

@@ -93,7 +93,8 @@ void PagedTableModel::loadPage(const QString &cursor)
         params.insert(u"cursor"_s, cursor);
     setLoading(true);
     const quint64 generation = m_generation;
-    m_invoker->invoke(m_paging.method, params, this,
+    m_invoker->invoke(
+        m_paging.method, params, this,
         [this, generation](const RpcReply &r) {
             if (generation != m_generation)
                 return; // the query changed meanwhile

@@ -12,7 +12,7 @@ constexpr QLatin1StringView kGroup { "profiles" };
 
 ProfileStore::ProfileStore()
     : m_settings(std::make_unique<QSettings>(
-          QSettings::IniFormat, QSettings::UserScope, u"sparky"_s, u"sparky-admin"_s))
+        QSettings::IniFormat, QSettings::UserScope, u"sparky"_s, u"sparky-admin"_s))
 { }
 
 ProfileStore::ProfileStore(const QString &iniPath)
@@ -46,8 +46,8 @@ Expected<ConnectionProfile> ProfileStore::load(const QString &name) const
     if (!contains(name)) {
         const QStringList known = names();
         return unexpected(ErrorCode::NotFound,
-            u"no connection profile '%1' in %2 (known: %3)"_s.arg(name, fileName(),
-                known.isEmpty() ? u"none"_s : known.join(u", "_s)));
+            u"no connection profile '%1' in %2 (known: %3)"_s.arg(
+                name, fileName(), known.isEmpty() ? u"none"_s : known.join(u", "_s)));
     }
     ConnectionProfile p;
     m_settings->beginGroup(kGroup + u'/' + name);
@@ -77,8 +77,8 @@ Result ProfileStore::save(const ConnectionProfile &profile)
         m_settings->setValue(u"key_file"_s, profile.keyFile);
     }
     m_settings->endGroup();
-    qCInfo(lcAdminProfiles).noquote() << "saved connection profile" << profile.name << "in"
-                                      << fileName();
+    qCInfo(lcAdminProfiles).noquote()
+        << "saved connection profile" << profile.name << "in" << fileName();
     return sync();
 }
 

@@ -9,7 +9,6 @@
 #include "connectionprofile.h"
 
 #include <QSettings>
-
 #include <memory>
 
 namespace sparky::admin {

@@ -46,7 +46,8 @@ void ReportExporter::exportTo(
         }
         qCInfo(lcAdmin).noquote() << "exported the report to" << fileName;
         Q_EMIT finished(true,
-            u"report exported to %1 (%2, %3 bytes)"_s.arg(fileName, r.result.value("format"_L1).toString())
+            u"report exported to %1 (%2, %3 bytes)"_s
+                .arg(fileName, r.result.value("format"_L1).toString())
                 .arg(content.size()));
     });
 }

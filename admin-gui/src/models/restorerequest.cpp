@@ -19,8 +19,8 @@ Result RestoreRequest::validate() const
         return unexpected(ErrorCode::Validation, u"archive: choose an archive"_s);
     if (!target.isEmpty()) {
         if (!target.startsWith(u'/'))
-            return unexpected(ErrorCode::Validation,
-                u"target: '%1' is not an absolute directory"_s.arg(target));
+            return unexpected(
+                ErrorCode::Validation, u"target: '%1' is not an absolute directory"_s.arg(target));
         if (target.split(u'/').contains(u".."_s))
             return unexpected(ErrorCode::Validation, u"target: '..' is not allowed"_s);
     }
@@ -30,7 +30,8 @@ Result RestoreRequest::validate() const
         return unexpected(ErrorCode::Validation, u"paths: at most 1000 at once"_s);
     for (const QString &p : paths)
         if (p.isEmpty() || p.split(u'/').contains(u".."_s))
-            return unexpected(ErrorCode::Validation, u"paths: '%1' is not an archive path"_s.arg(p));
+            return unexpected(
+                ErrorCode::Validation, u"paths: '%1' is not an archive path"_s.arg(p));
     if (!database.isEmpty()) {
         if (!databaseArchive)
             return unexpected(ErrorCode::Validation,
@@ -41,7 +42,8 @@ Result RestoreRequest::validate() const
             return unexpected(ErrorCode::Validation,
                 u"database: '%1' is not a plain PostgreSQL database name"_s.arg(database));
         if (database == u"template0" || database == u"template1")
-            return unexpected(ErrorCode::Validation, u"database: templates cannot be restored into"_s);
+            return unexpected(
+                ErrorCode::Validation, u"database: templates cannot be restored into"_s);
     }
     if (createDatabase && database.isEmpty())
         return unexpected(ErrorCode::Validation, u"create database: give the database name"_s);

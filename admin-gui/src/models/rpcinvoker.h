@@ -11,7 +11,6 @@
 #include "rpcreply.h"
 
 #include <QObject>
-
 #include <chrono>
 #include <functional>
 

@@ -78,9 +78,9 @@ QString RunDetails::headline(const QJsonObject &r)
 {
     if (r.isEmpty())
         return {};
-    QString text = u"%1 of %2/%3 — %4"_s.arg(r.value("kind"_L1).toString(),
-        r.value("node"_L1).toString(), r.value("job"_L1).toString(),
-        StatusStyle::label(r.value("status"_L1).toString()));
+    QString text
+        = u"%1 of %2/%3 — %4"_s.arg(r.value("kind"_L1).toString(), r.value("node"_L1).toString(),
+            r.value("job"_L1).toString(), StatusStyle::label(r.value("status"_L1).toString()));
     if (r.value("trigger"_L1).isString())
         text += u" (trigger %1)"_s.arg(r.value("trigger"_L1).toString());
     text += u", started %1"_s.arg(DisplayFormat::time(r.value("started_at"_L1)));

@@ -17,8 +17,8 @@ Result RunFilter::validate() const
             u"status: '%1' is not one of %2"_s.arg(status, statuses.join(u", "_s)));
     static const QStringList kinds { u"backup"_s, u"check"_s, u"drill"_s, u"restore"_s };
     if (!kind.isEmpty() && !kinds.contains(kind))
-        return unexpected(ErrorCode::Validation,
-            u"kind: '%1' is not one of %2"_s.arg(kind, kinds.join(u", "_s)));
+        return unexpected(
+            ErrorCode::Validation, u"kind: '%1' is not one of %2"_s.arg(kind, kinds.join(u", "_s)));
     if (since.isValid() && until.isValid() && since > until)
         return unexpected(ErrorCode::Validation, u"since: is after until"_s);
     return {};

@@ -148,8 +148,8 @@ QVariant RunSeriesModel::headerData(int section, Qt::Orientation orientation, in
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *const names[] = { "Finished (UTC)", "Original size", "Deduplicated",
-        "Duration", "Status" };
+    static const char *const names[]
+        = { "Finished (UTC)", "Original size", "Deduplicated", "Duration", "Status" };
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 

@@ -13,7 +13,6 @@
 #include <QByteArray>
 #include <QObject>
 #include <QString>
-
 #include <functional>
 
 namespace sparky::admin {

@@ -49,11 +49,14 @@ QVariant StepsModel::data(const QModelIndex &index, int role) const
     case SeverityRole:
         return StatusStyle::severity(status);
     case Qt::BackgroundRole:
-        return index.column() == StatusColumn ? QVariant(StatusStyle::background(status)) : QVariant();
+        return index.column() == StatusColumn ? QVariant(StatusStyle::background(status))
+                                              : QVariant();
     case Qt::ForegroundRole:
-        return index.column() == StatusColumn ? QVariant(StatusStyle::foreground(status)) : QVariant();
+        return index.column() == StatusColumn ? QVariant(StatusStyle::foreground(status))
+                                              : QVariant();
     case Qt::ToolTipRole:
-        return index.column() == ErrorColumn ? QVariant(s.value("error"_L1).toString()) : QVariant();
+        return index.column() == ErrorColumn ? QVariant(s.value("error"_L1).toString())
+                                             : QVariant();
     case Qt::DisplayRole:
         switch (index.column()) {
         case NameColumn:
@@ -95,8 +98,8 @@ QVariant StepsModel::headerData(int section, Qt::Orientation orientation, int ro
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *const names[] = { "Step", "Status", "Started (UTC)", "Duration", "Exit code",
-        "Error" };
+    static const char *const names[]
+        = { "Step", "Status", "Started (UTC)", "Duration", "Exit code", "Error" };
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 

@@ -59,7 +59,8 @@ ArchiveBrowserView::ArchiveBrowserView(
     bar->addWidget(list);
     m_drill = new QPushButton(u"Run restore drill"_s, this);
     m_drill->setObjectName(u"drillButton"_s);
-    m_drill->setToolTip(u"Restore the newest archives to a scratch directory on the node and verify them"_s);
+    m_drill->setToolTip(
+        u"Restore the newest archives to a scratch directory on the node and verify them"_s);
     bar->addWidget(m_drill);
     bar->addStretch(1);
     layout->addLayout(bar);
@@ -76,7 +77,8 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_archiveTable->setSortingEnabled(true);
     m_archiveTable->sortByColumn(ArchiveListModel::StartColumn, Qt::DescendingOrder);
     topLayout->addWidget(m_archiveTable, 1);
-    m_archiveStatus = new QLabel(u"Choose a node and job, then list its archives (the agent answers)."_s, top);
+    m_archiveStatus
+        = new QLabel(u"Choose a node and job, then list its archives (the agent answers)."_s, top);
     m_archiveStatus->setObjectName(u"archiveStatus"_s);
     topLayout->addWidget(m_archiveStatus);
     split->addWidget(top);
@@ -135,13 +137,13 @@ ArchiveBrowserView::ArchiveBrowserView(
             if (i.isValid())
                 openArchive(m_archiveProxy->mapToSource(i).row());
         });
-    connect(m_browseTable, &QTableView::doubleClicked, this, [this](const QModelIndex &i) {
-        m_browser->enter(m_browseProxy->mapToSource(i).row());
-    });
+    connect(m_browseTable, &QTableView::doubleClicked, this,
+        [this](const QModelIndex &i) { m_browser->enter(m_browseProxy->mapToSource(i).row()); });
     connect(m_archives, &ArchiveListModel::loaded, this, [this] {
         if (m_archives->isLoading())
             return;
-        m_archiveStatus->setText(u"%1 archive(s) of %2/%3%4"_s.arg(m_archives->rowCount())
+        m_archiveStatus->setText(
+            u"%1 archive(s) of %2/%3%4"_s.arg(m_archives->rowCount())
                 .arg(m_archives->node(), m_archives->job(),
                     m_archives->truncated() ? u" (the newest 1000)"_s : QString()));
         m_archiveTable->resizeColumnsToContents();
@@ -150,7 +152,8 @@ ArchiveBrowserView::ArchiveBrowserView(
         m_archiveStatus->setText(m);
         Q_EMIT errorOccurred(m);
     });
-    connect(m_browser, &ArchiveBrowseModel::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
+    connect(
+        m_browser, &ArchiveBrowseModel::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     connect(m_browser, &ArchiveBrowseModel::locationChanged, this, [this](const QString &path) {
         m_path->setText(m_browser->archive() + u":/"_s + path);
         m_up->setEnabled(!path.isEmpty());
@@ -159,11 +162,13 @@ ArchiveBrowserView::ArchiveBrowserView(
         if (m_browser->pagesLoaded() == 1)
             m_browseTable->resizeColumnsToContents();
         const qint64 total = m_browser->total();
-        m_path->setText(u"%1:/%2 — %3 of %4 entries loaded"_s.arg(m_browser->archive(), m_browser->path())
+        m_path->setText(
+            u"%1:/%2 — %3 of %4 entries loaded"_s.arg(m_browser->archive(), m_browser->path())
                 .arg(m_browser->rowCount())
                 .arg(total >= 0 ? QString::number(total) : u"?"_s));
     });
-    connect(m_browser, &ArchiveBrowseModel::checkedChanged, this, &ArchiveBrowserView::updateSelection);
+    connect(
+        m_browser, &ArchiveBrowseModel::checkedChanged, this, &ArchiveBrowserView::updateSelection);
     connect(m_follower, &CommandFollower::changed, this, &ArchiveBrowserView::updateFollow);
     connect(m_follower, &CommandFollower::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     connect(m_follower, &CommandFollower::finished, this, [this](bool ok, const QString &text) {
@@ -258,8 +263,9 @@ void ArchiveBrowserView::updateFollow()
 {
     using Phase = CommandFollower::Phase;
     const Phase phase = m_follower->phase();
-    m_followState->setText(
-        phase == Phase::Idle ? QString() : QString(m_followKind + u": "_s + m_follower->statusText()));
+    m_followState->setText(phase == Phase::Idle
+            ? QString()
+            : QString(m_followKind + u": "_s + m_follower->statusText()));
     if (phase == Phase::Finished) {
         m_progress->setRange(0, 100);
         m_progress->setValue(100);

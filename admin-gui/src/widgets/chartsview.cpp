@@ -15,9 +15,8 @@
 #include <QLineSeries>
 #include <QPushButton>
 #include <QSplitter>
-#include <QValueAxis>
 #include <QVBoxLayout>
-
+#include <QValueAxis>
 #include <cmath>
 
 namespace sparky::admin {
@@ -112,8 +111,8 @@ void ChartsView::load()
     }
     const int days = m_window->currentData().toInt();
     m_status->setText(u"loading…"_s);
-    m_model->load(m_selector->node(), m_selector->job(),
-        QDateTime::currentDateTimeUtc().addDays(-days));
+    m_model->load(
+        m_selector->node(), m_selector->job(), QDateTime::currentDateTimeUtc().addDays(-days));
 }
 
 int ChartsView::pointCount() const
@@ -139,8 +138,8 @@ void ChartsView::rebuild()
     const int rows = m_model->rowCount();
     if (rows == 0) {
         if (!m_model->node().isEmpty() && !m_model->isLoading())
-            m_status->setText(u"No good backups of %1/%2 in this window."_s.arg(
-                m_model->node(), m_model->job()));
+            m_status->setText(
+                u"No good backups of %1/%2 in this window."_s.arg(m_model->node(), m_model->job()));
         return;
     }
     qint64 maxSize = 0;
@@ -152,7 +151,8 @@ void ChartsView::rebuild()
             m_model->index(r, RunSeriesModel::OriginalSizeColumn).data(RawValueRole).toLongLong());
         maxDuration = qMax(maxDuration,
             m_model->index(r, RunSeriesModel::DurationColumn).data(RawValueRole).toDouble());
-        const qint64 t = m_model->index(r, RunSeriesModel::FinishedColumn).data(RawValueRole).toLongLong();
+        const qint64 t
+            = m_model->index(r, RunSeriesModel::FinishedColumn).data(RawValueRole).toLongLong();
         first = r == 0 ? t : qMin(first, t);
         last = qMax(last, t);
     }
@@ -164,12 +164,20 @@ void ChartsView::rebuild()
     auto *duration = new QLineSeries;
     duration->setName(u"Duration (s)"_s);
     for (int r = 0; r < rows; ++r) {
-        const double t = double(m_model->index(r, RunSeriesModel::FinishedColumn).data(RawValueRole).toLongLong());
+        const double t = double(
+            m_model->index(r, RunSeriesModel::FinishedColumn).data(RawValueRole).toLongLong());
         original->append(t,
-            double(m_model->index(r, RunSeriesModel::OriginalSizeColumn).data(RawValueRole).toLongLong()) / div);
+            double(m_model->index(r, RunSeriesModel::OriginalSizeColumn)
+                       .data(RawValueRole)
+                       .toLongLong())
+                / div);
         dedup->append(t,
-            double(m_model->index(r, RunSeriesModel::DeduplicatedSizeColumn).data(RawValueRole).toLongLong()) / div);
-        duration->append(t, m_model->index(r, RunSeriesModel::DurationColumn).data(RawValueRole).toDouble());
+            double(m_model->index(r, RunSeriesModel::DeduplicatedSizeColumn)
+                       .data(RawValueRole)
+                       .toLongLong())
+                / div);
+        duration->append(
+            t, m_model->index(r, RunSeriesModel::DurationColumn).data(RawValueRole).toDouble());
     }
     if (rows == 1) // a single point draws nothing as a line: show it as a marker
         for (QLineSeries *s : { original, dedup, duration })
@@ -198,10 +206,10 @@ void ChartsView::rebuild()
     };
     addAxes(m_sizeChart, { original, dedup }, double(maxSize) / div, unit);
     addAxes(m_durationChart, { duration }, maxDuration, u"seconds"_s);
-    m_status->setText(u"%1 good backup(s) of %2/%3 from %4 to %5 UTC"_s.arg(rows)
-            .arg(m_model->node(), m_model->job(),
-                DisplayFormat::time(QDateTime::fromMSecsSinceEpoch(first, Qt::UTC)),
-                DisplayFormat::time(QDateTime::fromMSecsSinceEpoch(last, Qt::UTC))));
+    m_status->setText(
+        u"%1 good backup(s) of %2/%3 from %4 to %5 UTC"_s.arg(rows).arg(m_model->node(),
+            m_model->job(), DisplayFormat::time(QDateTime::fromMSecsSinceEpoch(first, Qt::UTC)),
+            DisplayFormat::time(QDateTime::fromMSecsSinceEpoch(last, Qt::UTC))));
 }
 
 } // namespace sparky::admin

@@ -87,7 +87,7 @@ CommandsView::CommandsView(RpcInvoker *invoker, FleetModel *fleet, QWidget *pare
         if (m_model->pagesLoaded() == 1)
             m_table->resizeColumnsToContents();
         m_count->setText(u"%1 command(s) loaded%2"_s.arg(m_model->rowCount())
-                .arg(m_model->hasMore() ? u"; more load as you scroll"_s : QString()));
+                             .arg(m_model->hasMore() ? u"; more load as you scroll"_s : QString()));
     });
 }
 

@@ -28,7 +28,8 @@ ConsoleController::ConsoleController(
             if (state == AdminSession::State::Failed)
                 m_window->showMessage(text, true);
         });
-    connect(m_window.get(), &MainWindow::editProfileRequested, this, &ConsoleController::editProfile);
+    connect(
+        m_window.get(), &MainWindow::editProfileRequested, this, &ConsoleController::editProfile);
     connect(m_window.get(), &MainWindow::reconnectRequested, this, &ConsoleController::reconnect);
 }
 

@@ -10,7 +10,6 @@
 #include "sparky/error.h"
 
 #include <QObject>
-
 #include <memory>
 
 namespace sparky::admin {
@@ -28,8 +27,8 @@ class ConsoleController final : public QObject
     Q_DISABLE_COPY_MOVE(ConsoleController)
 
 public:
-    ConsoleController(ProfileStore *profiles, SecretStore *secrets, Dialogs *dialogs,
-        QObject *parent = nullptr);
+    ConsoleController(
+        ProfileStore *profiles, SecretStore *secrets, Dialogs *dialogs, QObject *parent = nullptr);
     ~ConsoleController() override;
 
     // Fails for an unknown profile name, or when the first-run dialog is cancelled.

@@ -11,7 +11,6 @@
 
 #include <QByteArray>
 #include <QString>
-
 #include <optional>
 
 class QWidget;
@@ -34,8 +33,8 @@ public:
     Q_DISABLE_COPY_MOVE(Dialogs)
 
     // Empty when cancelled.
-    virtual QString saveFileName(QWidget *parent, const QString &title, const QString &suggested,
-        const QString &filter)
+    virtual QString saveFileName(
+        QWidget *parent, const QString &title, const QString &suggested, const QString &filter)
         = 0;
     // The restore options the operator chose for `proposal`, or nothing (cancelled).
     virtual std::optional<RestoreRequest> restoreOptions(

@@ -41,7 +41,8 @@ FleetView::FleetView(FleetModel *model, QWidget *parent)
     bar->addWidget(m_filter, 1);
     m_problemsOnly = new QCheckBox(u"Problems only"_s, this);
     m_problemsOnly->setObjectName(u"fleetProblemsOnly"_s);
-    m_problemsOnly->setToolTip(u"Jobs that are not successful, past their RPO, or on an offline node"_s);
+    m_problemsOnly->setToolTip(
+        u"Jobs that are not successful, past their RPO, or on an offline node"_s);
     bar->addWidget(m_problemsOnly);
     auto *refresh = new QPushButton(u"Refresh"_s, this);
     refresh->setObjectName(u"fleetRefreshButton"_s);

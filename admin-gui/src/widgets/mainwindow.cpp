@@ -80,22 +80,26 @@ MainWindow::MainWindow(RpcInvoker *invoker, Dialogs *dialogs, QWidget *parent)
     connect(m_exporter, &ReportExporter::finished, this,
         [this](bool ok, const QString &text) { showMessage(text, !ok); });
 
-    connect(m_fleetView, &FleetView::historyRequested, this, [this](const QString &n, const QString &j) {
-        m_runs->showFor(n, j);
-        showPage(Page::Runs);
-    });
-    connect(m_fleetView, &FleetView::chartsRequested, this, [this](const QString &n, const QString &j) {
-        m_charts->showFor(n, j);
-        showPage(Page::Charts);
-    });
-    connect(m_fleetView, &FleetView::archivesRequested, this, [this](const QString &n, const QString &j) {
-        showPage(Page::Archives);
-        m_archives->showFor(n, j);
-    });
-    connect(m_fleetView, &FleetView::runNowRequested, this, [this](const QString &n, const QString &j) {
-        m_runNow->select(n, j);
-        showPage(Page::RunNow);
-    });
+    connect(m_fleetView, &FleetView::historyRequested, this,
+        [this](const QString &n, const QString &j) {
+            m_runs->showFor(n, j);
+            showPage(Page::Runs);
+        });
+    connect(
+        m_fleetView, &FleetView::chartsRequested, this, [this](const QString &n, const QString &j) {
+            m_charts->showFor(n, j);
+            showPage(Page::Charts);
+        });
+    connect(m_fleetView, &FleetView::archivesRequested, this,
+        [this](const QString &n, const QString &j) {
+            showPage(Page::Archives);
+            m_archives->showFor(n, j);
+        });
+    connect(
+        m_fleetView, &FleetView::runNowRequested, this, [this](const QString &n, const QString &j) {
+            m_runNow->select(n, j);
+            showPage(Page::RunNow);
+        });
     resize(1280, 800);
 }
 
@@ -188,8 +192,8 @@ void MainWindow::refreshCurrent()
 
 void MainWindow::exportReport()
 {
-    const QString suggested = QDir::home().filePath(
-        u"sparky-report-%1.json"_s.arg(QDateTime::currentDateTimeUtc().toString(u"yyyyMMdd-HHmm"_s)));
+    const QString suggested = QDir::home().filePath(u"sparky-report-%1.json"_s.arg(
+        QDateTime::currentDateTimeUtc().toString(u"yyyyMMdd-HHmm"_s)));
     const QString file = m_dialogs->saveFileName(this, u"Export report"_s, suggested,
         u"JSON report (*.json);;CSV, one row per node and job (*.csv)"_s);
     if (file.isEmpty())

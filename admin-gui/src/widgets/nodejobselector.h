@@ -21,8 +21,8 @@ class NodeJobSelector final : public QWidget
 
 public:
     // `allowAny`: an empty first entry ("any") in both.
-    NodeJobSelector(FleetModel *fleet, const QString &objectPrefix, bool allowAny,
-        QWidget *parent = nullptr);
+    NodeJobSelector(
+        FleetModel *fleet, const QString &objectPrefix, bool allowAny, QWidget *parent = nullptr);
     ~NodeJobSelector() override;
 
     QString node() const;

@@ -46,7 +46,8 @@ RestoreDialog::RestoreDialog(QWidget *parent)
     m_database = new QLineEdit(m_databaseGroup);
     m_database->setObjectName(u"restoreDatabase"_s);
     db->addRow(u"Database:"_s, m_database);
-    m_createDatabase = new QCheckBox(u"Create the database first (refused if it exists)"_s, m_databaseGroup);
+    m_createDatabase
+        = new QCheckBox(u"Create the database first (refused if it exists)"_s, m_databaseGroup);
     m_createDatabase->setObjectName(u"restoreCreateDatabase"_s);
     db->addRow(m_createDatabase);
     layout->addWidget(m_databaseGroup);
@@ -75,8 +76,8 @@ void RestoreDialog::setRequest(const RestoreRequest &r)
     const QString what = r.paths.isEmpty()
         ? u"the whole archive"_s
         : (r.paths.size() == 1 ? r.paths.first() : u"%1 paths"_s.arg(r.paths.size()));
-    m_summary->setText(u"Restore %1 of archive %2 (job %3) on node %4."_s.arg(
-        what, r.archive, r.job, r.node));
+    m_summary->setText(
+        u"Restore %1 of archive %2 (job %3) on node %4."_s.arg(what, r.archive, r.job, r.node));
     m_target->setText(r.target);
     m_strip->setValue(r.stripComponents);
     m_databaseGroup->setVisible(r.databaseArchive);

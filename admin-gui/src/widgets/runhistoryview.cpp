@@ -56,8 +56,8 @@ RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *
     filters->addWidget(new QLabel(u"Status:"_s, this));
     m_status = new QComboBox(this);
     m_status->setObjectName(u"runStatusFilter"_s);
-    m_status->addItems({ QString(), u"success"_s, u"warning"_s, u"cancelled"_s, u"failed"_s,
-        u"running"_s });
+    m_status->addItems(
+        { QString(), u"success"_s, u"warning"_s, u"cancelled"_s, u"failed"_s, u"running"_s });
     filters->addWidget(m_status);
     filters->addWidget(new QLabel(u"Kind:"_s, this));
     m_kind = new QComboBox(this);
@@ -152,8 +152,9 @@ RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *
         m_stats->setText(RunDetails::statsText(r));
         const QString error = r.value("error"_L1).toString();
         const QString step = r.value("failed_step"_L1).toString();
-        m_error->setText(error.isEmpty() ? QString()
-                                         : (step.isEmpty() ? error : u"step %1: %2"_s.arg(step, error)));
+        m_error->setText(error.isEmpty()
+                ? QString()
+                : (step.isEmpty() ? error : u"step %1: %2"_s.arg(step, error)));
         m_log->setPlainText(r.value("log_tail"_L1).toString());
         m_steps->resizeColumnsToContents();
     });
@@ -235,7 +236,7 @@ void RunHistoryView::updateCount()
         return;
     }
     m_count->setText(u"%1 run(s) loaded%2"_s.arg(m_model->rowCount())
-            .arg(m_model->hasMore() ? u"; more load as you scroll"_s : QString()));
+                         .arg(m_model->hasMore() ? u"; more load as you scroll"_s : QString()));
 }
 
 } // namespace sparky::admin
