@@ -1,7 +1,9 @@
 #include "fleetmetrics.h"
 
 #include "edgelogging.h"
+#include "sparky/envelope.h"
 
+#include <QJsonArray>
 #include <QMap>
 #include <exception>
 #include <map>
@@ -94,7 +96,7 @@ std::vector<MetricFamily> FleetMetrics::Private::Collect() const
     auto lastSuccess = family("sparky_fleet_backup_last_success_timestamp_seconds",
         "Unix time of the last successful backup of the job (absent: never).", MetricType::Gauge);
     auto lastRun = family("sparky_fleet_backup_last_run_timestamp_seconds",
-        "Unix time the last run of the job finished, whatever its status.", MetricType::Gauge);
+        "Unix time the last backup of the job finished, whatever its status.", MetricType::Gauge);
     auto rpo = family("sparky_fleet_backup_rpo_seconds",
         "Recovery point objective of the job: the maximum age of its last good backup.",
         MetricType::Gauge);
@@ -102,7 +104,21 @@ std::vector<MetricFamily> FleetMetrics::Private::Collect() const
         "1 if the job's last good backup is older than its RPO (or it has none), else 0.",
         MetricType::Gauge);
     auto status = family("sparky_fleet_backup_last_status",
-        "Status of the job's last run as a severity code: 0 success, 1 warning, "
+        "Status of the job's last backup as a severity code: 0 success, 1 warning, "
+        "2 cancelled, 3 failed.",
+        MetricType::Gauge);
+    auto checkRun = family("sparky_fleet_check_last_run_timestamp_seconds",
+        "Unix time the job's last borg check finished (absent: none).", MetricType::Gauge);
+    auto checkStatus = family("sparky_fleet_check_last_status",
+        "Status of the job's last borg check as a severity code: 0 success, 1 warning, "
+        "2 cancelled, 3 failed.",
+        MetricType::Gauge);
+    auto drillSuccess = family("sparky_fleet_restore_drill_last_success_timestamp_seconds",
+        "Unix time of the job's last successful restore drill (absent: never).", MetricType::Gauge);
+    auto drillRun = family("sparky_fleet_restore_drill_last_run_timestamp_seconds",
+        "Unix time the job's last restore drill finished (absent: none).", MetricType::Gauge);
+    auto drillStatus = family("sparky_fleet_restore_drill_last_status",
+        "Status of the job's last restore drill as a severity code: 0 success, 1 warning, "
         "2 cancelled, 3 failed.",
         MetricType::Gauge);
     for (const auto &[key, j] : jobs) {
@@ -117,6 +133,16 @@ std::vector<MetricFamily> FleetMetrics::Private::Collect() const
         breached.metric.push_back(gauge(j.rpoBreached ? 1 : 0, labels));
         if (j.lastStatus)
             status.metric.push_back(gauge(protocol::severity(*j.lastStatus), labels));
+        if (j.lastCheck && j.lastCheck->isValid())
+            checkRun.metric.push_back(gauge(seconds(*j.lastCheck), labels));
+        if (j.lastCheckStatus)
+            checkStatus.metric.push_back(gauge(protocol::severity(*j.lastCheckStatus), labels));
+        if (j.lastDrillSuccess && j.lastDrillSuccess->isValid())
+            drillSuccess.metric.push_back(gauge(seconds(*j.lastDrillSuccess), labels));
+        if (j.lastDrill && j.lastDrill->isValid())
+            drillRun.metric.push_back(gauge(seconds(*j.lastDrill), labels));
+        if (j.lastDrillStatus)
+            drillStatus.metric.push_back(gauge(protocol::severity(*j.lastDrillStatus), labels));
     }
     auto jobCount
         = family("sparky_fleet_jobs", "Backup jobs known to the orchestrator.", MetricType::Gauge);
@@ -142,8 +168,9 @@ std::vector<MetricFamily> FleetMetrics::Private::Collect() const
         = family("sparky_fleet_nodes", "Nodes known to the orchestrator.", MetricType::Gauge);
     nodeCount.metric.push_back(gauge(double(nodes.size())));
 
-    for (MetricFamily *f : { &lastSuccess, &lastRun, &rpo, &breached, &status, &jobCount,
-             &nodeOnline, &nodeSeen, &nodesOnline, &nodeCount }) {
+    for (MetricFamily *f : { &lastSuccess, &lastRun, &rpo, &breached, &status, &checkRun,
+             &checkStatus, &drillSuccess, &drillRun, &drillStatus, &jobCount, &nodeOnline,
+             &nodeSeen, &nodesOnline, &nodeCount }) {
         if (!f->metric.empty())
             out.push_back(std::move(*f));
     }
@@ -186,6 +213,45 @@ std::vector<MetricFamily> FleetMetrics::Private::Collect() const
     failedF.metric.push_back(gauge(exportFailed));
     out.push_back(std::move(failedF));
     return out;
+}
+
+FleetSnapshot FleetSnapshot::fromReport(const QJsonObject &report)
+{
+    const auto time = [](const QJsonValue &v) -> std::optional<QDateTime> {
+        if (!v.isString())
+            return std::nullopt;
+        return parseTimestamp(v.toString());
+    };
+    const auto status = [](const QJsonValue &v) -> std::optional<protocol::Status> {
+        if (!v.isString())
+            return std::nullopt;
+        return protocol::statusFromName(v.toString());
+    };
+    FleetSnapshot snap;
+    for (const QJsonValue &nv : report.value("nodes"_L1).toArray()) {
+        const QJsonObject n = nv.toObject();
+        const QString node = n.value("node"_L1).toString();
+        snap.nodes.append(NodeMetric { node, n.value("online"_L1).toBool(),
+            time(n.value("last_seen"_L1)).value_or(QDateTime()) });
+        for (const QJsonValue &jv : n.value("jobs"_L1).toArray()) {
+            const QJsonObject j = jv.toObject();
+            JobMetric m;
+            m.node = node;
+            m.job = j.value("job"_L1).toString();
+            m.lastSuccess = time(j.value("last_success_at"_L1));
+            m.rpoSeconds = j.value("rpo_seconds"_L1).toInteger();
+            m.rpoBreached = j.value("rpo_breached"_L1).toBool();
+            m.lastStatus = status(j.value("last_status"_L1));
+            m.lastRun = time(j.value("last_run_at"_L1));
+            m.lastCheckStatus = status(j.value("last_check_status"_L1));
+            m.lastCheck = time(j.value("last_check_at"_L1));
+            m.lastDrillStatus = status(j.value("last_drill_status"_L1));
+            m.lastDrill = time(j.value("last_drill_at"_L1));
+            m.lastDrillSuccess = time(j.value("last_drill_success_at"_L1));
+            snap.jobs.append(m);
+        }
+    }
+    return snap;
 }
 
 FleetMetrics::FleetMetrics(QString listen)

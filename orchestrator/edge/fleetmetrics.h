@@ -18,6 +18,7 @@
 #include "sparky/protocol.h"
 
 #include <QDateTime>
+#include <QJsonObject>
 #include <QList>
 #include <QString>
 #include <memory>
@@ -31,9 +32,15 @@ struct JobMetric
     QString job;
     std::optional<QDateTime> lastSuccess; // last successful (or warning) backup
     qint64 rpoSeconds = 0; // 0 = no RPO configured
-    bool rpoBreached = false; // as the orchestrator's RPO check sees it
-    std::optional<sparky::protocol::Status> lastStatus;
-    std::optional<QDateTime> lastRun; // when the last run finished
+    bool rpoBreached = false; // as the orchestrator's RPO check sees it (grace for new jobs)
+    std::optional<sparky::protocol::Status> lastStatus; // of the last backup
+    std::optional<QDateTime> lastRun; // when the last backup finished
+    // `borg check` runs and restore drills of the job; all unset while it has none.
+    std::optional<sparky::protocol::Status> lastCheckStatus;
+    std::optional<QDateTime> lastCheck;
+    std::optional<sparky::protocol::Status> lastDrillStatus;
+    std::optional<QDateTime> lastDrill;
+    std::optional<QDateTime> lastDrillSuccess; // last successful (or warning) drill
 };
 
 struct NodeMetric
@@ -47,6 +54,10 @@ struct FleetSnapshot
 {
     QList<JobMetric> jobs;
     QList<NodeMetric> nodes;
+
+    // The picture of a fleet report (ReportBuilder, docs/report.schema.json): its nodes and
+    // their jobs, with times, statuses and the RPO breach flag exactly as the report has them.
+    static FleetSnapshot fromReport(const QJsonObject &report);
 };
 
 class FleetMetrics final

@@ -1,9 +1,11 @@
 // FleetMetrics: a real prometheus-cpp exposer on 127.0.0.1:0, scraped over HTTP; every
 // scrape is checked by the real `promtool check metrics`, then the values are asserted.
+// Also the mapping of a report (docs/report.schema.json) to a snapshot.
 
 #include "fleetmetrics.h"
 
 #include <QHash>
+#include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QProcess>
@@ -101,6 +103,11 @@ class TestFleetMetrics : public QObject
         home.rpoSeconds = 86400;
         home.rpoBreached = false;
         home.lastStatus = protocol::Status::Success;
+        home.lastCheck = now.addSecs(-1800);
+        home.lastCheckStatus = protocol::Status::Success;
+        home.lastDrill = now.addSecs(-600);
+        home.lastDrillStatus = protocol::Status::Success;
+        home.lastDrillSuccess = now.addSecs(-600);
         JobMetric db;
         db.node = u"db-01"_s;
         db.job = u"postgres"_s;
@@ -109,6 +116,8 @@ class TestFleetMetrics : public QObject
         db.rpoSeconds = 86400;
         db.rpoBreached = true;
         db.lastStatus = protocol::Status::Failed;
+        db.lastDrill = now.addSecs(-300); // drilled, never successfully
+        db.lastDrillStatus = protocol::Status::Failed;
         JobMetric fresh; // never ran, no RPO: only the breach flag and no timestamps
         fresh.node = u"db-01"_s;
         fresh.job = u"etc"_s;
@@ -189,6 +198,31 @@ private Q_SLOTS:
         QVERIFY(
             !s.values.contains(u"sparky_fleet_backup_rpo_seconds{job=\"etc\",node=\"db-01\"}"_s));
         QCOMPARE(v(u"sparky_fleet_jobs"_s), 3.0);
+        // Checks and restore drills: series only for the jobs that had them.
+        QCOMPARE(v(u"sparky_fleet_check_last_status{job=\"home\",node=\"web-01\"}"_s), 0.0);
+        QCOMPARE(
+            v(u"sparky_fleet_check_last_run_timestamp_seconds{job=\"home\",node=\"web-01\"}"_s),
+            t - 1800);
+        QCOMPARE(v(u"sparky_fleet_restore_drill_last_success_timestamp_seconds{job=\"home\","
+                   "node=\"web-01\"}"_s),
+            t - 600);
+        QCOMPARE(v(u"sparky_fleet_restore_drill_last_run_timestamp_seconds{job=\"home\","
+                   "node=\"web-01\"}"_s),
+            t - 600);
+        QCOMPARE(v(u"sparky_fleet_restore_drill_last_status{job=\"home\",node=\"web-01\"}"_s), 0.0);
+        QCOMPARE(
+            v(u"sparky_fleet_restore_drill_last_status{job=\"postgres\",node=\"db-01\"}"_s), 3.0);
+        QCOMPARE(v(u"sparky_fleet_restore_drill_last_run_timestamp_seconds{job=\"postgres\","
+                   "node=\"db-01\"}"_s),
+            t - 300);
+        QVERIFY(!s.values.contains(u"sparky_fleet_restore_drill_last_success_timestamp_seconds{"
+                                   "job=\"postgres\",node=\"db-01\"}"_s));
+        QVERIFY(!s.values.contains(
+            u"sparky_fleet_check_last_status{job=\"postgres\",node=\"db-01\"}"_s));
+        for (auto it = s.values.cbegin(); it != s.values.cend(); ++it)
+            QVERIFY2(!(it.key().contains(u"job=\"etc\""_s)
+                         && (it.key().contains(u"drill"_s) || it.key().contains(u"check"_s))),
+                qPrintable(it.key()));
 
         QCOMPARE(v(u"sparky_fleet_nodes_online"_s), 1.0);
         QCOMPARE(v(u"sparky_fleet_nodes"_s), 3.0);
@@ -259,8 +293,11 @@ private Q_SLOTS:
     {
         FleetMetrics metrics(u"127.0.0.1:0"_s);
         FleetSnapshot s;
-        JobMetric a { u"web-01"_s, u"home"_s, std::nullopt, 60, false, protocol::Status::Warning,
-            std::nullopt };
+        JobMetric a;
+        a.node = u"web-01"_s;
+        a.job = u"home"_s;
+        a.rpoSeconds = 60;
+        a.lastStatus = protocol::Status::Warning;
         JobMetric b = a;
         b.lastStatus = protocol::Status::Failed;
         s.jobs = { a, b };
@@ -271,6 +308,78 @@ private Q_SLOTS:
         QCOMPARE(parseSeries(text).value(
                      u"sparky_fleet_backup_last_status{job=\"home\",node=\"web-01\"}"_s),
             3.0);
+    }
+
+    // FleetSnapshot::fromReport reads a report (docs/report.schema.json) field by field;
+    // nulls are absent values, and the result passes promtool.
+    void snapshotFromAReport()
+    {
+        const QByteArray json = R"({"nodes": [
+          {"node": "web-01", "online": true, "last_seen": "2026-11-25T08:59:30.000Z",
+           "version": "0.1.0", "status": "failed", "jobs": [
+            {"job": "home", "repository": "/r", "status": "failed", "last_status": "warning",
+             "last_run_at": "2026-11-25T02:00:30.000Z", "last_success_at": "2026-11-25T02:00:30.000Z",
+             "age_seconds": 25170, "rpo_seconds": 86400, "rpo_breached": false,
+             "rpo_due_at": "2026-11-26T02:00:30.000Z", "first_seen_at": "2026-11-01T00:00:00.000Z",
+             "failures_since_success": 0,
+             "last_check_status": "success", "last_check_at": "2026-11-24T03:00:00.000Z",
+             "last_drill_status": "failed", "last_drill_at": "2026-11-25T04:30:00.000Z",
+             "last_drill_success_at": "2026-11-18T04:30:00.000Z"},
+            {"job": "new", "repository": null, "status": "pending", "last_status": null,
+             "last_run_at": null, "last_success_at": null, "age_seconds": null,
+             "rpo_seconds": 3600, "rpo_breached": false, "rpo_due_at": "2026-11-25T09:30:00.000Z",
+             "first_seen_at": "2026-11-25T08:30:00.000Z", "failures_since_success": 0,
+             "last_check_status": null, "last_check_at": null, "last_drill_status": null,
+             "last_drill_at": null, "last_drill_success_at": null}]},
+          {"node": "new-01", "online": false, "last_seen": null, "version": null,
+           "status": "unknown", "jobs": []}]})";
+        const FleetSnapshot snap
+            = FleetSnapshot::fromReport(QJsonDocument::fromJson(json).object());
+        QCOMPARE(snap.nodes.size(), 2);
+        QCOMPARE(snap.nodes.at(0).node, u"web-01"_s);
+        QVERIFY(snap.nodes.at(0).online);
+        QCOMPARE(
+            snap.nodes.at(0).lastSeen, QDateTime(QDate(2026, 11, 25), QTime(8, 59, 30), Qt::UTC));
+        QVERIFY(!snap.nodes.at(1).lastSeen.isValid());
+        QCOMPARE(snap.jobs.size(), 2);
+        const JobMetric &home = snap.jobs.at(0);
+        QCOMPARE(home.node, u"web-01"_s);
+        QCOMPARE(home.job, u"home"_s);
+        QVERIFY(home.lastStatus == protocol::Status::Warning);
+        QCOMPARE(home.rpoSeconds, qint64(86400));
+        QCOMPARE(home.rpoBreached, false);
+        QVERIFY(home.lastCheckStatus == protocol::Status::Success);
+        QCOMPARE(home.lastCheck.value_or(QDateTime()),
+            QDateTime(QDate(2026, 11, 24), QTime(3, 0), Qt::UTC));
+        QVERIFY(home.lastDrillStatus == protocol::Status::Failed);
+        QCOMPARE(home.lastDrill.value_or(QDateTime()),
+            QDateTime(QDate(2026, 11, 25), QTime(4, 30), Qt::UTC));
+        QCOMPARE(home.lastDrillSuccess.value_or(QDateTime()),
+            QDateTime(QDate(2026, 11, 18), QTime(4, 30), Qt::UTC));
+        const JobMetric &fresh = snap.jobs.at(1);
+        QCOMPARE(fresh.job, u"new"_s);
+        QVERIFY(!fresh.lastStatus && !fresh.lastSuccess && !fresh.lastRun);
+        QVERIFY(!fresh.lastCheckStatus && !fresh.lastCheck);
+        QVERIFY(!fresh.lastDrillStatus && !fresh.lastDrill && !fresh.lastDrillSuccess);
+
+        FleetMetrics metrics(u"127.0.0.1:0"_s);
+        metrics.update(snap);
+        const QByteArray text = metrics.render();
+        const QString complaint = promtoolComplaint(text);
+        QVERIFY2(complaint.isEmpty(), qPrintable(complaint));
+        const QHash<QString, double> series = parseSeries(text);
+        QCOMPARE(series.value(
+                     u"sparky_fleet_restore_drill_last_status{job=\"home\",node=\"web-01\"}"_s, -1),
+            3.0);
+        QCOMPARE(series.value(u"sparky_fleet_restore_drill_last_success_timestamp_seconds{job="
+                              "\"home\",node=\"web-01\"}"_s,
+                     -1),
+            double(QDateTime(QDate(2026, 11, 18), QTime(4, 30), Qt::UTC).toSecsSinceEpoch()));
+        QCOMPARE(
+            series.value(u"sparky_fleet_backup_rpo_breached{job=\"new\",node=\"web-01\"}"_s, -1),
+            0.0);
+        // Only its RPO and the breach flag: no run, no check, no drill yet.
+        QCOMPARE(text.count("job=\"new\""), 2);
     }
 
     void busyAddressIsAClearError()
