@@ -5,6 +5,7 @@
 #include <QHash>
 #include <QJsonArray>
 #include <QMap>
+#include <array>
 
 namespace sparky::orchestrator {
 
@@ -14,13 +15,15 @@ int rollupSeverity(QStringView status)
 {
     if (status == u"success")
         return 0;
-    if (status == u"unknown")
+    if (status == u"pending")
         return 1;
-    if (status == u"warning")
+    if (status == u"unknown")
         return 2;
-    if (status == u"cancelled")
+    if (status == u"warning")
         return 3;
-    return 4; // failed, and anything unexpected
+    if (status == u"cancelled")
+        return 4;
+    return 5; // failed, and anything unexpected
 }
 
 QString worstStatus(const QString &a, const QString &b)
@@ -42,13 +45,75 @@ QJsonValue textOrNull(const QVariant &v)
     return v.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(v.toString());
 }
 
+// The run kinds that feed a job's roll-up, and the final statuses, as they appear in the
+// report query's columns (kind-major). Restores are operator actions: their failures are
+// listed, but they say nothing about the job's health.
+constexpr std::array kRollupKinds { "backup"_L1, "check"_L1, "drill"_L1 };
+constexpr std::array kFinalStatuses { "success"_L1, "warning"_L1, "cancelled"_L1, "failed"_L1 };
+constexpr int kJobColumns = 5; // node, job, repository, rpo_seconds, first_seen
+
+// The newest finished run of one kind for one job, from the newest finish per status.
+struct KindState
+{
+    QString lastStatus; // empty: none finished
+    qint64 lastAt = 0; // finished_at of the last run
+    qint64 lastGoodAt = 0; // newest success or warning
+    qint64 lastFailedAt = 0;
+
+    static KindState from(const std::array<qint64, kFinalStatuses.size()> &newest)
+    {
+        KindState k;
+        for (size_t i = 0; i < kFinalStatuses.size(); ++i) {
+            const qint64 at = newest[i];
+            if (at <= 0)
+                continue;
+            const QString status = kFinalStatuses[i];
+            // A tie goes to the worse status.
+            if (at > k.lastAt
+                || (at == k.lastAt && rollupSeverity(status) > rollupSeverity(k.lastStatus))) {
+                k.lastAt = at;
+                k.lastStatus = status;
+            }
+        }
+        k.lastGoodAt = std::max(newest[0], newest[1]);
+        k.lastFailedAt = newest[3];
+        return k;
+    }
+
+    QJsonValue statusOrNull() const
+    {
+        return lastStatus.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(lastStatus);
+    }
+};
+
 struct JobRow
 {
     QString node;
     QString job;
     QString repository;
     qint64 rpoSeconds = 0;
+    qint64 firstSeen = 0;
+    KindState backup;
+    KindState check;
+    KindState drill;
 };
+
+// One statement for every job: its configuration and, per roll-up kind and final status,
+// the newest finish. Each correlated MAX() is one seek on runs_by_outcome (node, job, kind,
+// status, finished_at) on both engines, and the whole status picture is one round trip
+// however large the fleet.
+QString jobsQuery(bool oneNode)
+{
+    QString sql = u"SELECT j.node, j.job, j.repository, j.rpo_seconds, j.first_seen"_s;
+    for (const QLatin1StringView kind : kRollupKinds)
+        for (const QLatin1StringView status : kFinalStatuses)
+            sql += u", (SELECT MAX(r.finished_at) FROM runs r WHERE r.node = j.node"
+                   " AND r.job = j.job AND r.kind = '%1' AND r.status = '%2')"_s.arg(kind, status);
+    sql += u" FROM jobs j WHERE j.active = 1"_s;
+    if (oneNode)
+        sql += u" AND j.node = ?"_s;
+    return sql + u" ORDER BY j.node, j.job"_s;
+}
 
 } // namespace
 
@@ -87,47 +152,37 @@ Expected<QJsonObject> ReportBuilder::build(const ReportOptions &opt)
     // ---- jobs: status at a glance ----
     QList<JobRow> jobs;
     {
-        auto q = m_db.exec(u"SELECT node, job, repository, rpo_seconds FROM jobs WHERE active = 1"_s
-                + (opt.node.isEmpty() ? QString() : u" AND node = ?"_s) + u" ORDER BY node, job"_s,
-            nodeValue);
+        auto q = m_db.exec(jobsQuery(!opt.node.isEmpty()), nodeValue);
         if (!q)
             return q.error().wrapped(u"report: jobs"_s);
-        while (q->next())
-            jobs.append(JobRow { q->value(0).toString(), q->value(1).toString(),
-                q->value(2).toString(), q->value(3).toLongLong() });
+        while (q->next()) {
+            JobRow j { q->value(0).toString(), q->value(1).toString(), q->value(2).toString(),
+                q->value(3).toLongLong(), q->value(4).toLongLong(), {}, {}, {} };
+            KindState *states[] = { &j.backup, &j.check, &j.drill }; // kRollupKinds' order
+            static_assert(sizeof(states) / sizeof(states[0]) == kRollupKinds.size());
+            int column = kJobColumns;
+            for (KindState *state : states) {
+                std::array<qint64, kFinalStatuses.size()> newest {};
+                for (qint64 &at : newest) {
+                    const QVariant v = q->value(column++);
+                    at = v.isNull() ? 0 : v.toLongLong();
+                }
+                *state = KindState::from(newest);
+            }
+            jobs.append(j);
+        }
     }
 
-    static const QStringList kFinal { u"success"_s, u"warning"_s, u"cancelled"_s, u"failed"_s };
     QJsonArray breaches;
     int jobsOk = 0;
+    int jobsDrillFailed = 0;
     QString fleetStatus = u"success"_s;
     for (const JobRow &j : std::as_const(jobs)) {
-        // One index seek per final status: the newest finish of each.
-        QHash<QString, qint64> newest;
-        for (const QString &status : kFinal) {
-            auto q = m_db.run(
-                u"SELECT MAX(finished_at) FROM runs WHERE node = ? AND job = ? AND kind = 'backup'"
-                " AND status = ?"_s,
-                { j.node, j.job, status });
-            if (!q)
-                return q.error().wrapped(u"report: last runs"_s);
-            if ((*q)->next() && !(*q)->value(0).isNull())
-                newest.insert(status, (*q)->value(0).toLongLong());
-            (*q)->finish();
-        }
-        QString lastStatus;
-        qint64 lastRunAt = 0;
-        for (auto it = newest.constBegin(); it != newest.constEnd(); ++it) {
-            if (it.value() > lastRunAt
-                || (it.value() == lastRunAt
-                    && rollupSeverity(it.key()) > rollupSeverity(lastStatus))) {
-                lastRunAt = it.value();
-                lastStatus = it.key();
-            }
-        }
-        const qint64 lastSuccess = std::max(newest.value(u"success"_s), newest.value(u"warning"_s));
+        const qint64 lastSuccess = j.backup.lastGoodAt;
+        // Failed backups since the last good one; only a job whose newest failure is newer
+        // than its last good backup has any, so healthy jobs cost no query.
         qint64 failuresSince = 0;
-        {
+        if (j.backup.lastFailedAt > lastSuccess) {
             auto q = m_db.run(
                 u"SELECT COUNT(*) FROM runs WHERE node = ? AND job = ? AND kind = 'backup'"
                 " AND status = 'failed' AND finished_at > ?"_s,
@@ -141,23 +196,41 @@ Expected<QJsonObject> ReportBuilder::build(const ReportOptions &opt)
         const QJsonValue age = lastSuccess > 0
             ? QJsonValue(std::max<qint64>(0, (now - lastSuccess) / 1000))
             : QJsonValue(QJsonValue::Null);
-        const bool breached
-            = j.rpoSeconds > 0 && (lastSuccess == 0 || now - lastSuccess > j.rpoSeconds * 1000);
-        QString status = lastStatus.isEmpty() ? u"unknown"_s : lastStatus;
+        // The RPO clock runs from the last good backup or, before the first one, from when the
+        // orchestrator first saw the job: a new job is "pending", not breached, for one RPO.
+        const qint64 dueAt = j.rpoSeconds > 0
+            ? (lastSuccess > 0 ? lastSuccess : j.firstSeen) + j.rpoSeconds * 1000
+            : 0;
+        const bool breached = j.rpoSeconds > 0 && now > dueAt;
+        QString status = j.backup.lastStatus;
+        if (status.isEmpty())
+            status = j.rpoSeconds > 0 ? u"pending"_s : u"unknown"_s;
         if (breached)
             status = u"failed"_s;
+        // The last check and the last drill count as they ended: a repository that fails
+        // `borg check` or a backup that does not restore is as bad as a failed backup.
+        if (!j.check.lastStatus.isEmpty())
+            status = worstStatus(status, j.check.lastStatus);
+        if (!j.drill.lastStatus.isEmpty())
+            status = worstStatus(status, j.drill.lastStatus);
         if (status == u"success" || status == u"warning")
             ++jobsOk;
+        if (j.drill.lastStatus == u"failed")
+            ++jobsDrillFailed;
         QJsonObject row { { u"job"_s, j.job },
             { u"repository"_s,
                 j.repository.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(j.repository) },
-            { u"status"_s, status },
-            { u"last_status"_s,
-                lastStatus.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(lastStatus) },
-            { u"last_run_at"_s, timeOrNull(lastRunAt) },
+            { u"status"_s, status }, { u"last_status"_s, j.backup.statusOrNull() },
+            { u"last_run_at"_s, timeOrNull(j.backup.lastAt) },
             { u"last_success_at"_s, timeOrNull(lastSuccess) }, { u"age_seconds"_s, age },
             { u"rpo_seconds"_s, j.rpoSeconds }, { u"rpo_breached"_s, breached },
-            { u"failures_since_success"_s, failuresSince } };
+            { u"rpo_due_at"_s, timeOrNull(dueAt) }, { u"first_seen_at"_s, timeOrNull(j.firstSeen) },
+            { u"failures_since_success"_s, failuresSince },
+            { u"last_check_status"_s, j.check.statusOrNull() },
+            { u"last_check_at"_s, timeOrNull(j.check.lastAt) },
+            { u"last_drill_status"_s, j.drill.statusOrNull() },
+            { u"last_drill_at"_s, timeOrNull(j.drill.lastAt) },
+            { u"last_drill_success_at"_s, timeOrNull(j.drill.lastGoodAt) } };
         NodeInfo &n = nodes[j.node];
         n.jobs.append(row);
         n.status = worstStatus(n.status, status);
@@ -276,7 +349,8 @@ Expected<QJsonObject> ReportBuilder::build(const ReportOptions &opt)
         { u"fleet"_s,
             QJsonObject { { u"status"_s, fleetStatus }, { u"nodes"_s, qint64(nodes.size()) },
                 { u"nodes_online"_s, online }, { u"jobs"_s, qint64(jobs.size()) },
-                { u"jobs_ok"_s, jobsOk }, { u"rpo_breaches"_s, qint64(breaches.size()) },
+                { u"jobs_ok"_s, jobsOk }, { u"jobs_drill_failed"_s, jobsDrillFailed },
+                { u"rpo_breaches"_s, qint64(breaches.size()) },
                 { u"failures"_s, qint64(failures.size()) }, { u"rejected_messages"_s, rejected },
                 { u"dead_letters"_s, deadLetters } } },
         { u"nodes"_s, nodeList },

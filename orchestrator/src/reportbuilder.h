@@ -4,11 +4,19 @@
 // in a window, RPO breaches, size and duration trends, ingest health.
 //
 // Status roll-up: every job has a status, the worst wins for its node and for the fleet:
-//   success < unknown < warning < cancelled < failed
-// A job's status is its last finished backup's status, made "failed" when its RPO is
-// breached (no good archive — success or warning — within rpo_seconds); a job that never
-// finished a backup is "unknown" (or "failed" when it has an RPO). Only active jobs (those
-// the node's last hello lists, or that ran without one) count.
+//   success < pending < unknown < warning < cancelled < failed
+// A job's status is the worst of:
+//   - its backups: the last finished backup's status, made "failed" when the RPO is breached
+//     (no good archive — success or warning — within rpo_seconds). Until its first good
+//     archive the RPO clock runs from when the orchestrator first saw the job
+//     (jobs.first_seen): a new job is not breached before one RPO has passed. A job with
+//     no finished backup yet is "pending" (it has an RPO, not yet breached) or "unknown"
+//     (no RPO);
+//   - its last `borg check` run's status, if it ever had one;
+//   - its last restore drill's status, if it ever had one (a failed drill makes the job
+//     "failed": a backup that does not restore is no backup).
+// Only active jobs (those the node's last hello lists, or that ran without one) count.
+// docs/orchestrator.md ("Reports") is the operator's version of these rules.
 //
 // Threading: lives on the thread of its Database.
 
@@ -34,7 +42,7 @@ struct ReportOptions
     int maxFailures = 1000;
 };
 
-// Severity for roll-ups, including "unknown" (see above). Larger is worse.
+// Severity for roll-ups, including "pending" and "unknown" (see above). Larger is worse.
 int rollupSeverity(QStringView status);
 QString worstStatus(const QString &a, const QString &b);
 

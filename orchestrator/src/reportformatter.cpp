@@ -10,9 +10,12 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
+// node and online come from the node, the rest from the job (same names as the JSON).
+// New columns go at the end, so scripts that read the CSV by position keep working.
 const QStringList kColumns { u"node"_s, u"online"_s, u"job"_s, u"status"_s, u"last_status"_s,
     u"last_success_at"_s, u"age_seconds"_s, u"rpo_seconds"_s, u"rpo_breached"_s,
-    u"failures_since_success"_s, u"last_run_at"_s };
+    u"failures_since_success"_s, u"last_run_at"_s, u"rpo_due_at"_s, u"last_check_status"_s,
+    u"last_check_at"_s, u"last_drill_status"_s, u"last_drill_at"_s, u"last_drill_success_at"_s };
 
 QString cell(const QJsonValue &v)
 {
@@ -39,9 +42,11 @@ QList<QStringList> rows(const QJsonObject &report)
         const QJsonObject n = nv.toObject();
         const QJsonArray jobs = n.value("jobs"_L1).toArray();
         if (jobs.isEmpty()) {
-            out.append({ n.value("node"_L1).toString(), cell(n.value("online"_L1)), QString(),
-                n.value("status"_L1).toString(), QString(), QString(), QString(), QString(),
-                QString(), QString(), QString() });
+            QStringList r { n.value("node"_L1).toString(), cell(n.value("online"_L1)), QString(),
+                n.value("status"_L1).toString() };
+            while (r.size() < kColumns.size())
+                r.append(QString());
+            out.append(r);
             continue;
         }
         for (const QJsonValue &jv : jobs) {
@@ -123,15 +128,16 @@ QByteArray ReportFormatter::table(const QJsonObject &report)
     };
     const QJsonObject fleet = report.value("fleet"_L1).toObject();
     QString out
-        = u"fleet %1: %2/%3 nodes online, %4/%5 jobs ok, %6 RPO breaches, %7 failures since %8\n\n"_s
-              .arg(fleet.value("status"_L1).toString())
+        = u"fleet %1: %2/%3 nodes online, %4/%5 jobs ok, %6 RPO breaches, %7 failures since %8, "
+          "%9 failed restore drills\n\n"_s.arg(fleet.value("status"_L1).toString())
               .arg(fleet.value("nodes_online"_L1).toInt())
               .arg(fleet.value("nodes"_L1).toInt())
               .arg(fleet.value("jobs_ok"_L1).toInt())
               .arg(fleet.value("jobs"_L1).toInt())
               .arg(fleet.value("rpo_breaches"_L1).toInt())
               .arg(fleet.value("failures"_L1).toInt())
-              .arg(report.value("window"_L1).toObject().value("since"_L1).toString());
+              .arg(report.value("window"_L1).toObject().value("since"_L1).toString())
+              .arg(fleet.value("jobs_drill_failed"_L1).toInt());
     out += line(kColumns);
     for (const QStringList &r : body)
         out += line(r);

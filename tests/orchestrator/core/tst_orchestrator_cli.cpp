@@ -1,5 +1,6 @@
 // The sparky-orchestrator command line, run as the real binary: `report` in all three
-// formats over a store on BOTH engines (the JSON validated against docs/report.schema.json),
+// formats over a store on BOTH engines (the JSON validated against docs/report.schema.json;
+// restore drills, checks and a pending new job in every format),
 // `keygen` (0600 key whose public half is printed), `check-config` naming file:line, and
 // `node` without a management section.
 
@@ -72,19 +73,50 @@ private Q_SLOTS:
             QVERIFY2(db, qPrintable(db ? QString() : db.error().toString()));
             EventStore store(**db);
             QList<IncomingEvent> events;
-            for (const Envelope &e : QList<Envelope> {
-                     helloEnvelope(u"cli-01"_s,
-                         { proto::JobInfo { u"home"_s, u"/r"_s, u"@daily"_s, 86400 } }),
-                     helloEnvelope(
-                         u"cli-02"_s, { proto::JobInfo { u"db"_s, u"/r"_s, u"@hourly"_s, 60 } }) })
-                events.append(*decodeEvent(e));
+            // cli-03's backups are fine but its last restore drill failed; cli-04 was
+            // enrolled two hours ago and has not backed up yet (pending: its RPO of a day has
+            // not passed). The orchestrator first stored the hellos then; they come again now.
+            const auto hellos = [] {
+                QList<IncomingEvent> out;
+                for (const Envelope &e : QList<Envelope> {
+                         helloEnvelope(u"cli-01"_s,
+                             { proto::JobInfo { u"home"_s, u"/r"_s, u"@daily"_s, 86400 } }),
+                         helloEnvelope(u"cli-02"_s,
+                             { proto::JobInfo { u"db"_s, u"/r"_s, u"@hourly"_s, 60 } }),
+                         helloEnvelope(u"cli-03"_s,
+                             { proto::JobInfo { u"web"_s, u"/r"_s, u"@daily"_s, 86400 } }),
+                         helloEnvelope(u"cli-04"_s,
+                             { proto::JobInfo { u"home"_s, u"/r"_s, u"@daily"_s, 86400 } }) })
+                    out.append(*decodeEvent(e));
+                return out;
+            };
+            const QDateTime now = QDateTime::currentDateTimeUtc();
+            QVERIFY(store.applyBatch(hellos(), {}, now.addSecs(-7200)));
+            events = hellos();
             AgentRun ok { u"cli-01"_s };
             ok.runId = u"ok"_s;
             AgentRun bad { u"cli-02"_s };
             bad.runId = u"bad, \"quoted\""_s;
             bad.job = u"db"_s;
             bad.status = proto::Status::Failed;
-            for (const Envelope &e : ok.events() + bad.events())
+            AgentRun webBackup { u"cli-03"_s };
+            webBackup.runId = u"b"_s;
+            webBackup.job = u"web"_s;
+            webBackup.start = now.addSecs(-600);
+            AgentRun webCheck = webBackup;
+            webCheck.runId = u"c"_s;
+            webCheck.kind = proto::RunKind::Check;
+            webCheck.start = now.addSecs(-500);
+            AgentRun goodDrill = webBackup;
+            goodDrill.runId = u"d1"_s;
+            goodDrill.kind = proto::RunKind::Drill;
+            goodDrill.start = now.addSecs(-400);
+            AgentRun badDrill = goodDrill;
+            badDrill.runId = u"d2"_s;
+            badDrill.status = proto::Status::Failed;
+            badDrill.start = now.addSecs(-300);
+            for (const Envelope &e : ok.events() + bad.events() + webBackup.events()
+                    + webCheck.events() + goodDrill.events() + badDrill.events())
                 events.append(*decodeEvent(e));
             QVERIFY(store.applyBatch(events, {}));
         }
@@ -105,7 +137,9 @@ private Q_SLOTS:
                   .validate(report);
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
         QCOMPARE(report.value("fleet"_L1).toObject().value("status"_L1).toString(), u"failed"_s);
-        QCOMPARE(report.value("failures"_L1).toArray().size(), 1);
+        QCOMPARE(report.value("fleet"_L1).toObject().value("jobs_drill_failed"_L1).toInt(), 1);
+        QCOMPARE(
+            report.value("failures"_L1).toArray().size(), 2); // cli-02's backup, cli-03's drill
         const QDateTime since
             = *parseTimestamp(report.value("window"_L1).toObject().value("since"_L1).toString());
         QVERIFY(std::abs(since.secsTo(QDateTime::currentDateTimeUtc()) - 2 * 86400) < 60);
@@ -113,11 +147,48 @@ private Q_SLOTS:
         const Run csv = cli({ u"report"_s, u"-c"_s, config, u"--format"_s, u"csv"_s });
         QVERIFY2(csv.exitCode == 0, csv.err.constData());
         const QList<QByteArray> lines = csv.out.trimmed().split('\n');
-        QCOMPARE(lines.size(), 3);
-        QVERIFY(lines.at(0).startsWith("node,online,job,status"));
+        QCOMPARE(lines.size(), 5);
+        // The original columns keep their positions; the new ones follow.
+        QCOMPARE(lines.at(0).trimmed(),
+            "node,online,job,status,last_status,last_success_at,age_seconds,rpo_seconds,"
+            "rpo_breached,failures_since_success,last_run_at,rpo_due_at,last_check_status,"
+            "last_check_at,last_drill_status,last_drill_at,last_drill_success_at");
         QVERIFY2(
             lines.at(1).startsWith("cli-01,true,home,success,success,"), lines.at(1).constData());
         QVERIFY2(lines.at(2).startsWith("cli-02,true,db,failed,failed,"), lines.at(2).constData());
+        const QStringList header = QString::fromUtf8(lines.at(0).trimmed()).split(u',');
+        const QStringList drilled = QString::fromUtf8(lines.at(3).trimmed()).split(u',');
+        const auto cellOf = [&header](const QStringList &row, const QString &column) {
+            return row.value(header.indexOf(column));
+        };
+        QCOMPARE(drilled.size(), header.size());
+        QCOMPARE(cellOf(drilled, u"node"_s), u"cli-03"_s);
+        QCOMPARE(cellOf(drilled, u"status"_s), u"failed"_s); // the failed drill
+        QCOMPARE(cellOf(drilled, u"last_status"_s), u"success"_s);
+        QCOMPARE(cellOf(drilled, u"rpo_breached"_s), u"false"_s);
+        QCOMPARE(cellOf(drilled, u"last_check_status"_s), u"success"_s);
+        QCOMPARE(cellOf(drilled, u"last_drill_status"_s), u"failed"_s);
+        const auto drillAt = parseTimestamp(cellOf(drilled, u"last_drill_at"_s));
+        const auto drillOkAt = parseTimestamp(cellOf(drilled, u"last_drill_success_at"_s));
+        QVERIFY2(drillAt && drillOkAt, lines.at(3).constData());
+        QCOMPARE(drillOkAt->secsTo(*drillAt), 100); // the good drill ran 100 s before the bad one
+        const QStringList pending = QString::fromUtf8(lines.at(4).trimmed()).split(u',');
+        QCOMPARE(cellOf(pending, u"node"_s), u"cli-04"_s);
+        QCOMPARE(cellOf(pending, u"status"_s), u"pending"_s);
+        QCOMPARE(cellOf(pending, u"rpo_breached"_s), u"false"_s);
+        QCOMPARE(cellOf(pending, u"last_status"_s), QString());
+        const auto due = parseTimestamp(cellOf(pending, u"rpo_due_at"_s));
+        QVERIFY2(due, lines.at(4).constData());
+        QVERIFY(std::abs(QDateTime::currentDateTimeUtc().secsTo(*due) - (86400 - 7200)) < 120);
+
+        const Run wholeTable = cli({ u"report"_s, u"-c"_s, config, u"--format"_s, u"table"_s });
+        QVERIFY2(wholeTable.exitCode == 0, wholeTable.err.constData());
+        QVERIFY2(wholeTable.out.startsWith("fleet failed: 4/4 nodes online, 1/4 jobs ok, 1 RPO "
+                                           "breaches, 2 failures since "),
+            wholeTable.out.constData());
+        QVERIFY2(
+            wholeTable.out.contains(", 1 failed restore drills\n"), wholeTable.out.constData());
+        QVERIFY2(wholeTable.out.contains("last_drill_status"), wholeTable.out.constData());
 
         const QString outFile = m_dir.filePath(tag + u".txt"_s);
         const Run table

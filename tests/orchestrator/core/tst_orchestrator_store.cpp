@@ -7,6 +7,7 @@
 #include "database.h"
 #include "eventfactory.h"
 #include "eventstore.h"
+#include "fleetmetrics.h"
 #include "jsonschemacheck.h"
 #include "reportbuilder.h"
 #include "reportformatter.h"
@@ -20,6 +21,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -51,6 +53,102 @@ QList<IncomingEvent> incoming(const QList<Envelope> &es)
 QString sourceFile(const QString &relative)
 {
     return qEnvironmentVariable("SPARKY_SOURCE_DIR") + u'/' + relative;
+}
+
+// Every violation of docs/report.schema.json in `report` (empty: valid).
+QStringList schemaProblems(const QJsonObject &report)
+{
+    QFile schemaFile(sourceFile(u"docs/report.schema.json"_s));
+    if (!schemaFile.open(QIODevice::ReadOnly))
+        return { schemaFile.fileName() + u": "_s + schemaFile.errorString() };
+    return JsonSchemaCheck(QJsonDocument::fromJson(schemaFile.readAll()).object()).validate(report);
+}
+
+// The job objects of a report by "node/job".
+QHash<QString, QJsonObject> reportJobs(const QJsonObject &report)
+{
+    QHash<QString, QJsonObject> out;
+    for (const QJsonValue &n : report.value("nodes"_L1).toArray())
+        for (const QJsonValue &j : n.toObject().value("jobs"_L1).toArray())
+            out.insert(n.toObject().value("node"_L1).toString() + u'/'
+                    + j.toObject().value("job"_L1).toString(),
+                j.toObject());
+    return out;
+}
+
+// One CSV row of a report as column name → cell, for the row of `node`.
+QHash<QString, QString> csvRow(const QByteArray &csv, const QString &node)
+{
+    const QList<QByteArray> lines = csv.split('\n');
+    const QStringList header = QString::fromUtf8(lines.value(0)).trimmed().split(u',');
+    for (const QByteArray &line : lines) {
+        const QStringList cells = QString::fromUtf8(line).trimmed().split(u',');
+        if (cells.value(0) != node)
+            continue;
+        QHash<QString, QString> row;
+        for (qsizetype i = 0; i < header.size(); ++i)
+            row.insert(header.at(i), cells.value(i));
+        return row;
+    }
+    return {};
+}
+
+// The fleet metrics of a report, as the orchestrator exposes them; a complaint of
+// `promtool check metrics` about them fails the calling test.
+QHash<QString, double> metricsOf(const QJsonObject &report, QString *promtoolComplaint)
+{
+    FleetMetrics metrics(u"127.0.0.1:0"_s); // rendered, never started
+    metrics.update(FleetSnapshot::fromReport(report));
+    const QByteArray text = metrics.render();
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(u"promtool"_s, { u"check"_s, u"metrics"_s });
+    if (!p.waitForStarted(10000)) {
+        *promtoolComplaint = u"promtool did not start: "_s + p.errorString();
+        return {};
+    }
+    p.write(text);
+    p.closeWriteChannel();
+    if (!p.waitForFinished(30000))
+        *promtoolComplaint = u"promtool timed out"_s;
+    const QString said = QString::fromUtf8(p.readAll()).trimmed();
+    if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0 || !said.isEmpty())
+        *promtoolComplaint = u"promtool check metrics (exit %1): %2\n%3"_s.arg(p.exitCode())
+                                 .arg(said, QString::fromUtf8(text));
+    QHash<QString, double> out;
+    for (const QByteArray &raw : text.split('\n')) {
+        const QString line = QString::fromUtf8(raw).trimmed();
+        if (line.isEmpty() || line.startsWith(u'#'))
+            continue;
+        const qsizetype sp = line.lastIndexOf(u' ');
+        out.insert(line.left(sp), line.mid(sp + 1).toDouble());
+    }
+    return out;
+}
+
+// "kind:status:offset" → a finished run of `node`/`job` started `offset` seconds after `t0`
+// (negative: before). kind: backup, check, drill, restore; status: success … failed.
+QList<IncomingEvent> runsFromSpecs(
+    const QString &node, const QString &job, const QStringList &specs, const QDateTime &t0)
+{
+    QList<IncomingEvent> out;
+    int serial = 0;
+    for (const QString &spec : specs) {
+        const QStringList parts = spec.split(u':');
+        AgentRun r { node };
+        r.job = job;
+        r.runId = u"r%1-%2"_s.arg(++serial).arg(parts.value(0));
+        const auto kind = proto::runKindFromName(parts.value(0));
+        const auto status = proto::statusFromName(parts.value(1));
+        if (parts.size() != 3 || !kind || !status)
+            qFatal("bad run spec '%s'", qPrintable(spec));
+        r.kind = *kind;
+        r.status = *status;
+        r.progressEvents = 0;
+        r.start = t0.addSecs(parts.value(2).toLongLong());
+        out += incoming(r.events());
+    }
+    return out;
 }
 
 } // namespace
@@ -536,6 +634,14 @@ private Q_SLOTS:
                     jobs.value(u"stale-01"_s).value("age_seconds"_L1).toInteger() - (180 * 60 - 30))
             <= 2);
         QCOMPARE(jobs.value(u"ok-01"_s).value("rpo_breached"_L1).toBool(), false);
+        // The RPO is due one RPO after the last good backup (AgentRun takes 30 s); no RPO, no date.
+        QCOMPARE(jobs.value(u"ok-01"_s).value("rpo_due_at"_L1).toString(),
+            formatTimestamp(now.addSecs(-60 * 60 + 30 + 86400)));
+        QVERIFY(jobs.value(u"new-01"_s).value("rpo_due_at"_L1).isNull());
+        // Backups only: no check or drill columns filled, no failed drills.
+        QVERIFY(jobs.value(u"ok-01"_s).value("last_drill_status"_L1).isNull());
+        QVERIFY(jobs.value(u"ok-01"_s).value("last_check_status"_L1).isNull());
+        QCOMPARE(fleet.value("jobs_drill_failed"_L1).toInt(), 0);
         QCOMPARE(report->value("trends"_L1).toArray().size(), 3);
 
         const QByteArray csv = ReportFormatter::csv(*report);
@@ -544,6 +650,279 @@ private Q_SLOTS:
         const QByteArray table = ReportFormatter::table(*report);
         QVERIFY(table.startsWith(
             "fleet failed: 4/4 nodes online, 1/4 jobs ok, 1 RPO breaches, 2 failures"));
+    }
+
+    // The last `borg check` and the last restore drill of a job are reported beside its
+    // backups and count in its roll-up as they ended ("worst wins"): a failed drill makes the
+    // job failed. Restores do not count. Each case also goes through CSV and the fleet
+    // metrics (checked by promtool).
+    void reportRollsUpChecksAndDrills_data()
+    {
+        QTest::addColumn<QStringList>("runs"); // kind:status:seconds-after-now (negative)
+        QTest::addColumn<QString>("status");
+        QTest::addColumn<QString>("checkStatus"); // empty: null
+        QTest::addColumn<QString>("drillStatus"); // empty: null
+        QTest::addColumn<int>("drillSuccessAt"); // start offset of the good drill, 0: null
+        QTest::addColumn<int>("drillsFailed"); // fleet.jobs_drill_failed
+
+        QTest::newRow("backups only") << QStringList { u"backup:success:-3600"_s } << u"success"_s
+                                      << QString() << QString() << 0 << 0;
+        QTest::newRow("drill succeeded")
+            << QStringList { u"backup:success:-7200"_s, u"drill:success:-3600"_s } << u"success"_s
+            << QString() << u"success"_s << -3600 << 0;
+        QTest::newRow("drill failed: job failed")
+            << QStringList { u"backup:success:-7200"_s, u"drill:failed:-3600"_s } << u"failed"_s
+            << QString() << u"failed"_s << 0 << 1;
+        QTest::newRow("failed drill after a good one")
+            << QStringList { u"backup:success:-9000"_s, u"drill:success:-7200"_s,
+                   u"drill:failed:-3600"_s }
+            << u"failed"_s << QString() << u"failed"_s << -7200 << 1;
+        QTest::newRow("good drill after a failed one")
+            << QStringList { u"backup:success:-9000"_s, u"drill:failed:-7200"_s,
+                   u"drill:success:-3600"_s }
+            << u"success"_s << QString() << u"success"_s << -3600 << 0;
+        QTest::newRow("drill warning counts as good, raises to warning")
+            << QStringList { u"backup:success:-7200"_s, u"drill:warning:-3600"_s } << u"warning"_s
+            << QString() << u"warning"_s << -3600 << 0;
+        QTest::newRow("drill cancelled")
+            << QStringList { u"backup:success:-7200"_s, u"drill:cancelled:-3600"_s }
+            << u"cancelled"_s << QString() << u"cancelled"_s << 0 << 0;
+        QTest::newRow("check failed: job failed")
+            << QStringList { u"backup:success:-7200"_s, u"check:failed:-3600"_s } << u"failed"_s
+            << u"failed"_s << QString() << 0 << 0;
+        QTest::newRow("check and drill fine, backup warning")
+            << QStringList { u"backup:warning:-9000"_s, u"check:success:-7200"_s,
+                   u"drill:success:-3600"_s }
+            << u"warning"_s << u"success"_s << u"success"_s << -3600 << 0;
+        QTest::newRow("failed backup outranks a good drill")
+            << QStringList { u"drill:success:-7200"_s, u"backup:failed:-3600"_s } << u"failed"_s
+            << QString() << u"success"_s << -7200 << 0;
+        QTest::newRow("restores do not count")
+            << QStringList { u"backup:success:-7200"_s, u"restore:failed:-3600"_s } << u"success"_s
+            << QString() << QString() << 0 << 0;
+    }
+
+    void reportRollsUpChecksAndDrills()
+    {
+        QFETCH(QStringList, runs);
+        QFETCH(QString, status);
+        QFETCH(QString, checkStatus);
+        QFETCH(QString, drillStatus);
+        QFETCH(int, drillSuccessAt);
+        QFETCH(int, drillsFailed);
+
+        EventStore store(*m_db);
+        const QDateTime now
+            = QDateTime::fromSecsSinceEpoch(QDateTime::currentSecsSinceEpoch(), Qt::UTC);
+        // Known since before its first run, with an RPO of a day that no case breaches.
+        const QDateTime enrolled = now.addSecs(-10000);
+        QVERIFY(store.applyBatch(
+            { incoming(helloEnvelope(u"dr-01"_s,
+                { proto::JobInfo { u"web"_s, u"/r/dr"_s, u"@daily"_s, 86400 } }, enrolled)) },
+            {}, enrolled));
+        // A second job on the node with a failed drill: only its own row shows it.
+        QVERIFY(store.applyBatch(runsFromSpecs(u"dr-02"_s, u"other"_s,
+                                     { u"backup:success:-600"_s, u"drill:failed:-300"_s }, now),
+            {}));
+        QVERIFY(store.applyBatch(runsFromSpecs(u"dr-01"_s, u"web"_s, runs, now), {}));
+
+        ReportBuilder builder(*m_db);
+        ReportOptions o;
+        o.now = now;
+        o.offlineAfter = std::chrono::hours(48);
+        auto report = builder.build(o);
+        QVERIFY2(report, qPrintable(report ? QString() : report.error().toString()));
+        const QStringList problems = schemaProblems(*report);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+
+        const QJsonObject job = reportJobs(*report).value(u"dr-01/web"_s);
+        QVERIFY2(!job.isEmpty(), "no row for dr-01/web");
+        QCOMPARE(job.value("status"_L1).toString(), status);
+        const auto nullOr
+            = [](const QJsonValue &v) { return v.isNull() ? QString() : v.toString(); };
+        QCOMPARE(nullOr(job.value("last_check_status"_L1)), checkStatus);
+        QCOMPARE(nullOr(job.value("last_drill_status"_L1)), drillStatus);
+        QCOMPARE(job.value("last_check_at"_L1).isNull(), checkStatus.isEmpty());
+        QCOMPARE(job.value("last_drill_at"_L1).isNull(), drillStatus.isEmpty());
+        // AgentRun finishes 30 s after it starts.
+        const QJsonValue drillSuccess = job.value("last_drill_success_at"_L1);
+        if (drillSuccessAt == 0)
+            QVERIFY2(drillSuccess.isNull(), qPrintable(drillSuccess.toString()));
+        else
+            QCOMPARE(drillSuccess.toString(), formatTimestamp(now.addSecs(drillSuccessAt + 30)));
+        // The backup columns ignore the other kinds.
+        QCOMPARE(job.value("rpo_breached"_L1).toBool(), false);
+        QCOMPARE(
+            reportJobs(*report).value(u"dr-02/other"_s).value("status"_L1).toString(), u"failed"_s);
+        const QJsonObject fleet = report->value("fleet"_L1).toObject();
+        QCOMPARE(fleet.value("jobs_drill_failed"_L1).toInt(), drillsFailed + 1);
+        const QJsonObject node = report->value("nodes"_L1).toArray().at(0).toObject();
+        QCOMPARE(node.value("node"_L1).toString(), u"dr-01"_s);
+        QCOMPARE(node.value("status"_L1).toString(), status);
+
+        // CSV (and so the table, which has the same columns).
+        const QHash<QString, QString> row = csvRow(ReportFormatter::csv(*report), u"dr-01"_s);
+        QCOMPARE(row.value(u"status"_s), status);
+        QCOMPARE(row.value(u"last_check_status"_s), checkStatus);
+        QCOMPARE(row.value(u"last_drill_status"_s), drillStatus);
+        QCOMPARE(row.value(u"last_drill_success_at"_s),
+            drillSuccessAt == 0 ? QString() : formatTimestamp(now.addSecs(drillSuccessAt + 30)));
+        const QByteArray table = ReportFormatter::table(*report);
+        QVERIFY2(table.contains("last_drill_status") && table.contains("last_check_status"),
+            table.constData());
+        QVERIFY2(table.contains(u", %1 failed restore drills\n"_s.arg(drillsFailed + 1).toUtf8()),
+            table.constData());
+
+        // Fleet metrics: drill and check series exactly for the kinds that ran.
+        QString complaint;
+        const QHash<QString, double> m = metricsOf(*report, &complaint);
+        QVERIFY2(complaint.isEmpty(), qPrintable(complaint));
+        const QString labels = u"{job=\"web\",node=\"dr-01\"}"_s;
+        const auto severity = [](const QString &name) {
+            return double(proto::severity(*proto::statusFromName(name)));
+        };
+        QCOMPARE(m.contains(u"sparky_fleet_restore_drill_last_status"_s + labels),
+            !drillStatus.isEmpty());
+        if (!drillStatus.isEmpty()) {
+            QCOMPARE(m.value(u"sparky_fleet_restore_drill_last_status"_s + labels),
+                severity(drillStatus));
+            QVERIFY(
+                m.contains(u"sparky_fleet_restore_drill_last_run_timestamp_seconds"_s + labels));
+        }
+        QCOMPARE(
+            m.contains(u"sparky_fleet_restore_drill_last_success_timestamp_seconds"_s + labels),
+            drillSuccessAt != 0);
+        if (drillSuccessAt != 0)
+            QCOMPARE(
+                m.value(u"sparky_fleet_restore_drill_last_success_timestamp_seconds"_s + labels),
+                double(now.toSecsSinceEpoch() + drillSuccessAt + 30));
+        QCOMPARE(m.contains(u"sparky_fleet_check_last_status"_s + labels), !checkStatus.isEmpty());
+        if (!checkStatus.isEmpty())
+            QCOMPARE(m.value(u"sparky_fleet_check_last_status"_s + labels), severity(checkStatus));
+        QCOMPARE(
+            m.value(u"sparky_fleet_restore_drill_last_status{job=\"other\",node=\"dr-02\"}"_s, -1),
+            3.0);
+    }
+
+    // A job with an RPO that has not finished a backup yet is "pending" until the
+    // orchestrator has known it (jobs.first_seen) for longer than its RPO; then, with no good
+    // backup, it is breached. A later hello listing it again does not restart that clock.
+    void newJobIsPendingUntilItsRpoPasses_data()
+    {
+        QTest::addColumn<qint64>("rpoSeconds");
+        QTest::addColumn<qint64>("reportAfter"); // seconds after the first hello
+        QTest::addColumn<QStringList>("runs"); // kind:status:seconds-after-the-first-hello
+        QTest::addColumn<qint64>("helloAgainAfter"); // 0: no second hello
+        QTest::addColumn<QString>("status");
+        QTest::addColumn<bool>("breached");
+        QTest::addColumn<qint64>("dueAfter"); // rpo_due_at − first hello; -1: null
+
+        QTest::newRow("just enrolled") << qint64(3600) << qint64(10) << QStringList() << qint64(0)
+                                       << u"pending"_s << false << qint64(3600);
+        QTest::newRow("at the deadline") << qint64(3600) << qint64(3600) << QStringList()
+                                         << qint64(0) << u"pending"_s << false << qint64(3600);
+        QTest::newRow("one second past") << qint64(3600) << qint64(3601) << QStringList()
+                                         << qint64(0) << u"failed"_s << true << qint64(3600);
+        QTest::newRow("listed again later") << qint64(3600) << qint64(3601) << QStringList()
+                                            << qint64(3000) << u"failed"_s << true << qint64(3600);
+        QTest::newRow("no RPO stays unknown") << qint64(0) << qint64(30 * 86400) << QStringList()
+                                              << qint64(0) << u"unknown"_s << false << qint64(-1);
+        QTest::newRow("first backup failed, within the RPO")
+            << qint64(3600) << qint64(600) << QStringList { u"backup:failed:60"_s } << qint64(0)
+            << u"failed"_s << false << qint64(3600);
+        QTest::newRow("only a drill ran")
+            << qint64(3600) << qint64(600) << QStringList { u"drill:success:60"_s } << qint64(0)
+            << u"pending"_s << false << qint64(3600);
+        QTest::newRow("first backup in time")
+            << qint64(3600) << qint64(3601) << QStringList { u"backup:success:60"_s } << qint64(0)
+            << u"success"_s << false << qint64(90 + 3600);
+        QTest::newRow("RPO from the first backup on")
+            << qint64(3600) << qint64(3691) << QStringList { u"backup:success:60"_s } << qint64(0)
+            << u"failed"_s << true << qint64(90 + 3600);
+    }
+
+    void newJobIsPendingUntilItsRpoPasses()
+    {
+        QFETCH(qint64, rpoSeconds);
+        QFETCH(qint64, reportAfter);
+        QFETCH(QStringList, runs);
+        QFETCH(qint64, helloAgainAfter);
+        QFETCH(QString, status);
+        QFETCH(bool, breached);
+        QFETCH(qint64, dueAfter);
+
+        EventStore store(*m_db);
+        const QDateTime t0 = QDateTime::fromSecsSinceEpoch(
+            QDateTime::currentSecsSinceEpoch() - 40 * 86400, Qt::UTC);
+        const QList<proto::JobInfo> jobs { { u"home"_s, u"/r/new"_s, u"@daily"_s, rpoSeconds } };
+        // The orchestrator stores the hello at t0: that is when it first sees the job.
+        QVERIFY(store.applyBatch({ incoming(helloEnvelope(u"new-01"_s, jobs, t0)) }, {}, t0));
+        if (helloAgainAfter > 0) {
+            const QDateTime t = t0.addSecs(helloAgainAfter);
+            QVERIFY(store.applyBatch({ incoming(helloEnvelope(u"new-01"_s, jobs, t)) }, {}, t));
+        }
+        if (!runs.isEmpty())
+            QVERIFY(store.applyBatch(
+                runsFromSpecs(u"new-01"_s, u"home"_s, runs, t0), {}, t0.addSecs(reportAfter)));
+        QCOMPARE(scalar(u"SELECT first_seen FROM jobs WHERE node = 'new-01'"_s).toLongLong(),
+            t0.toMSecsSinceEpoch());
+
+        ReportBuilder builder(*m_db);
+        ReportOptions o;
+        o.now = t0.addSecs(reportAfter);
+        o.offlineAfter = std::chrono::seconds(reportAfter + 60);
+        auto report = builder.build(o);
+        QVERIFY2(report, qPrintable(report ? QString() : report.error().toString()));
+        const QStringList problems = schemaProblems(*report);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u'\n')));
+
+        const QJsonObject job = reportJobs(*report).value(u"new-01/home"_s);
+        QCOMPARE(job.value("status"_L1).toString(), status);
+        QCOMPARE(job.value("rpo_breached"_L1).toBool(), breached);
+        QCOMPARE(job.value("first_seen_at"_L1).toString(), formatTimestamp(t0));
+        if (dueAfter < 0)
+            QVERIFY(job.value("rpo_due_at"_L1).isNull());
+        else
+            QCOMPARE(job.value("rpo_due_at"_L1).toString(), formatTimestamp(t0.addSecs(dueAfter)));
+        const QJsonObject fleet = report->value("fleet"_L1).toObject();
+        QCOMPARE(fleet.value("status"_L1).toString(), status);
+        QCOMPARE(fleet.value("rpo_breaches"_L1).toInt(), breached ? 1 : 0);
+        QCOMPARE(report->value("rpo_breaches"_L1).toArray().size(), breached ? 1 : 0);
+        QCOMPARE(fleet.value("jobs_ok"_L1).toInt(), status == u"success" ? 1 : 0);
+        QCOMPARE(csvRow(ReportFormatter::csv(*report), u"new-01"_s).value(u"status"_s), status);
+
+        // The fleet metrics' breach flag (which SparkyBackupTooOld alerts on) follows it.
+        QString complaint;
+        const QHash<QString, double> m = metricsOf(*report, &complaint);
+        QVERIFY2(complaint.isEmpty(), qPrintable(complaint));
+        QCOMPARE(m.value(u"sparky_fleet_backup_rpo_breached{job=\"home\",node=\"new-01\"}"_s, -1),
+            breached ? 1.0 : 0.0);
+    }
+
+    void rollupOrderIsDocumented()
+    {
+        // docs/report.schema.json lists the roll-up statuses in severity order.
+        const QStringList order { u"success"_s, u"pending"_s, u"unknown"_s, u"warning"_s,
+            u"cancelled"_s, u"failed"_s };
+        for (qsizetype i = 1; i < order.size(); ++i) {
+            QVERIFY2(rollupSeverity(order.at(i - 1)) < rollupSeverity(order.at(i)),
+                qPrintable(order.at(i - 1) + u" is not below "_s + order.at(i)));
+            QCOMPARE(worstStatus(order.at(i - 1), order.at(i)), order.at(i));
+            QCOMPARE(worstStatus(order.at(i), order.at(i - 1)), order.at(i));
+        }
+        QFile schemaFile(sourceFile(u"docs/report.schema.json"_s));
+        QVERIFY(schemaFile.open(QIODevice::ReadOnly));
+        QStringList documented;
+        for (const QJsonValue &v : QJsonDocument::fromJson(schemaFile.readAll())
+                                       .object()
+                                       .value("$defs"_L1)
+                                       .toObject()
+                                       .value("rollup"_L1)
+                                       .toObject()
+                                       .value("enum"_L1)
+                                       .toArray())
+            documented.append(v.toString());
+        QCOMPARE(documented, order);
     }
 
     void rpcAuthorisationAndAudit()
