@@ -630,7 +630,7 @@ Expected<AgentConfig> loadAgentConfig(const QString &path, const QString &confDi
 
     if (root.child(u"broker"_s).isDefined()) {
         const Node brokerNode = root.child(u"broker"_s);
-        BrokerSettings b = BrokerSettings::fromConfig(brokerNode);
+        BrokerSettings b = BrokerSettings::fromConfig(brokerNode, cfg.node);
         if (b.user.isEmpty() && !b.usesExternalAuth())
             b.user = cfg.node;
         else if (!b.user.isEmpty() && b.user != cfg.node)

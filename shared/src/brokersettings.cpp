@@ -34,7 +34,7 @@ std::optional<BrokerEndpoint> parseEndpoint(const QString &text)
 
 } // namespace
 
-BrokerSettings BrokerSettings::fromConfig(const config::Node &broker)
+BrokerSettings BrokerSettings::fromConfig(const config::Node &broker, const QString &defaultUser)
 {
     BrokerSettings s;
     if (!broker.isDefined()) {
@@ -80,6 +80,8 @@ BrokerSettings BrokerSettings::fromConfig(const config::Node &broker)
             u"a CA certificate is required to verify the broker"_s);
     if (s.certFile.isEmpty() != s.keyFile.isEmpty())
         broker.child(u"tls"_s).error(u"cert_file and key_file go together"_s);
+    if (s.user.isEmpty() && s.certFile.isEmpty())
+        s.user = defaultUser;
     if (s.user.isEmpty() && s.certFile.isEmpty())
         broker.child(u"user"_s).error(u"a user (with token_file) or a client certificate is required"_s);
     if (!s.user.isEmpty() && s.tokenFile.isEmpty() && s.certFile.isEmpty())

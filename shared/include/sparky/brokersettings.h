@@ -59,8 +59,10 @@ struct BrokerSettings
         return tokenFile.isEmpty() && token.isEmpty() && !certFile.isEmpty();
     }
 
-    // Reads the `broker:` node; problems go to the node's error collector.
-    static BrokerSettings fromConfig(const config::Node &broker);
+    // Reads the `broker:` node; problems go to the node's error collector. `defaultUser` is
+    // the user when the node names none and no client certificate is configured (an agent
+    // logs in as its node id).
+    static BrokerSettings fromConfig(const config::Node &broker, const QString &defaultUser = {});
     // Static checks (files exist and are safe, endpoints present); names what is wrong.
     Result validate() const;
 };

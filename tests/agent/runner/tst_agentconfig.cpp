@@ -173,6 +173,30 @@ private Q_SLOTS:
         QCOMPARE(cfg->commands.allowed.size(), 3);
     }
 
+    // The broker user is the node id unless given (and then it must be the node id).
+    void brokerUserDefaultsToTheNode()
+    {
+        write(u"tok"_s, "token\n");
+        write(u"ca.pem"_s, "not read by the parser\n");
+        const QByteArray broker = "broker:\n  hosts: ['mq:5671']\n  token_file: @DIR@/tok\n"
+                                  "  tls: {ca_file: @DIR@/ca.pem}\n"
+                                  "commands: {orchestrator_key: MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=}\n";
+        write(u"bu/agent.yaml"_s, base() + broker + "jobs: {}\n");
+        auto cfg = loadAgentConfig(path(u"bu/agent.yaml"_s));
+        QVERIFY2(cfg.hasValue(), qPrintable(cfg.hasValue() ? QString() : cfg.error().message));
+        QVERIFY(cfg->broker);
+        QCOMPARE(cfg->broker->user, u"web-01"_s);
+
+        QByteArray other = base() + broker + "jobs: {}\n";
+        other.replace("token_file:", "user: web-02\n  token_file:");
+        write(u"bu2/agent.yaml"_s, other);
+        auto bad = loadAgentConfig(path(u"bu2/agent.yaml"_s));
+        QVERIFY(!bad.hasValue());
+        QVERIFY2(bad.error().message.contains(u"broker.user"_s)
+                && bad.error().message.contains(u"must be the node id"_s),
+            qPrintable(bad.error().message));
+    }
+
     void digestIgnoresFormatting()
     {
         write(u"d1/agent.yaml"_s,
