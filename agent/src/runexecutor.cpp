@@ -787,6 +787,13 @@ void RunExecutor::Private::onStepFinished(
                 && QDir(repo->url).isEmpty(
                     QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden | QDir::System))
                 missing = true;
+            // A remote directory cannot be looked at from here: borg says "not a valid
+            // repository" for an empty one (a repository host prepares one per node) and
+            // for one with content. `borg init` itself initialises only an empty directory
+            // ("There is already something at …" otherwise), so trying is safe.
+            if (!missing && repo->isRemote())
+                for (const QString &e : std::as_const(stepErrors))
+                    missing = missing || e.contains("is not a valid repository"_L1);
             if (!missing) {
                 recordStep(Status::Failed, code, borgErrorText(*code));
                 enterErrorPhase();
@@ -795,7 +802,7 @@ void RunExecutor::Private::onStepFinished(
             initStage = 1;
             stepErrors.clear();
             stepContext.clear();
-            log(u"[init] repository %1 does not exist: initialising it (encryption %2)"_s.arg(
+            log(u"[init] repository %1 does not exist (or is an empty directory): initialising it (encryption %2)"_s.arg(
                 repo->displayUrl(), repo->encryption));
             StepProcess::Spec spec;
             spec.program = config.borgBinary;
