@@ -1,5 +1,7 @@
 #include "agentdaemon.h"
 
+#include "agentcommands.h"
+#include "agentjob.h"
 #include "agentmetrics.h"
 #include "clock.h"
 #include "commandhandler.h"
@@ -141,7 +143,7 @@ Result AgentDaemon::start()
             [this] { m_metrics->setRunningRuns(m_runs->runningCount()); });
     connect(m_runs.get(), &RunManager::runFinished, this, &AgentDaemon::onRunFinished);
     connect(m_runs.get(), &RunManager::idle, this, [this] {
-        if (m_stopping)
+        if (m_stopping && m_jobs.empty())
             finishShutdown();
     });
     connect(m_scheduler.get(), &Scheduler::due, this, &AgentDaemon::onDue);
@@ -391,12 +393,62 @@ void AgentDaemon::execute(const Envelope &c)
                       {{u"version"_s, QStringLiteral(SPARKY_VERSION)},
                        {u"config_digest"_s, QString::fromLatin1(m_config->digest)},
                        {u"time"_s, formatTimestamp(m_clock->now())}});
+    } else if (AgentCommands::isRunCommand(c.type)) {
+        // restore.extract, drill.run: a run like a backup's, reported by its own events.
+        auto request = AgentCommands::runRequest(*m_config, c.type, c.body, c.id, u"command"_s);
+        auto run = request ? m_runs->start(std::move(*request)) : Expected<QString>(request.error());
+        if (!run) {
+            (void)m_commands->setState(c.id, CmdState::Rejected, {}, run.error().message);
+            qCWarning(lcCommands).noquote() << u"command %1 (%2) rejected: %3"_s.arg(c.id, c.type, run.error().message);
+            reportCommand(c, CmdState::Rejected, run.error().message);
+            return;
+        }
+        m_commandOfRun.insert(*run, c);
+        (void)m_commands->setState(c.id, CmdState::Running, *run);
+        reportCommand(c, CmdState::Running, {}, *run);
+    } else if (AgentCommands::isJobCommand(c.type)) {
+        // archives.list, archive.browse, key.authorize, key.revoke: answered with a result.
+        auto created = AgentCommands::createJob(*m_config, c.type, c.body);
+        if (!created) {
+            (void)m_commands->setState(c.id, CmdState::Rejected, {}, created.error().message);
+            qCWarning(lcCommands).noquote() << u"command %1 (%2) rejected: %3"_s.arg(c.id, c.type, created.error().message);
+            reportCommand(c, CmdState::Rejected, created.error().message);
+            return;
+        }
+        AgentJob *job = created->get();
+        m_jobs.emplace(c.id, std::move(*created));
+        connect(job, &AgentJob::finished, this, [this, c](AgentJob *j) { onJobFinished(c, j); });
+        (void)m_commands->setState(c.id, CmdState::Running);
+        reportCommand(c, CmdState::Running);
+        job->start();
     } else {
-        // CommandHandler::validateBody refuses these; kept for safety.
+        // CommandHandler::validate refuses these; kept for safety.
         const QString why = u"command type '%1' is not implemented"_s.arg(c.type);
         (void)m_commands->setState(c.id, CmdState::Rejected, {}, why);
         reportCommand(c, CmdState::Rejected, why);
     }
+}
+
+void AgentDaemon::onJobFinished(const Envelope &c, AgentJob *job)
+{
+    const auto it = m_jobs.find(c.id);
+    if (it == m_jobs.end() || it->second.get() != job)
+        return;
+    if (job->hasError()) {
+        const QString error = job->error().message;
+        qCWarning(lcCommands).noquote() << u"command %1 (%2) failed: %3"_s.arg(c.id, c.type, error);
+        (void)m_commands->setState(c.id, CmdState::Failed, {}, error);
+        reportCommand(c, CmdState::Failed, error);
+    } else {
+        qCInfo(lcCommands).noquote() << u"command %1 (%2) done"_s.arg(c.id, c.type);
+        (void)m_commands->setState(c.id, CmdState::Succeeded);
+        reportCommand(c, CmdState::Succeeded, {}, {}, job->result());
+    }
+    // Not from inside the job's own signal: it goes once the event loop is back.
+    it->second.release()->deleteLater();
+    m_jobs.erase(it);
+    if (m_stopping && m_jobs.empty() && m_runs->runningCount() == 0)
+        finishShutdown();
 }
 
 void AgentDaemon::onRunFinished(const proto::RunFinished &r, const QString &repository)
@@ -521,8 +573,12 @@ void AgentDaemon::shutdown(const QString &reason)
     m_scheduler->stop();
     m_heartbeat.stop();
     (void)m_state->setFact(u"daemon_state"_s, u"stopping"_s);
+    // Listings and key edits are short and nobody waits for them past a stop: cancel them now;
+    // each reports its command failed with the reason (onJobFinished).
+    for (const auto &[id, job] : m_jobs)
+        job->cancel(u"the agent is stopping (%1)"_s.arg(reason));
 
-    if (m_runs->runningCount() == 0) {
+    if (m_runs->runningCount() == 0 && m_jobs.empty()) {
         finishShutdown();
         return;
     }

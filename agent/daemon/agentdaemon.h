@@ -38,6 +38,7 @@
 #include <QTimer>
 
 #include <chrono>
+#include <map>
 #include <memory>
 
 class QLockFile;
@@ -49,6 +50,7 @@ struct Delivery;
 
 namespace sparky::agent {
 
+class AgentJob;
 class AgentMetrics;
 class Clock;
 class CommandHandler;
@@ -115,6 +117,7 @@ private:
                        const QString &error = {}, const QString &runId = {},
                        const QJsonObject &result = {});
     void onRunFinished(const protocol::RunFinished &result, const QString &repository);
+    void onJobFinished(const Envelope &command, AgentJob *job);
     void onDue(const QString &job, protocol::RunKind kind, const QString &trigger, const QDateTime &slot);
     void recordBrokerState(const QString &state, const QString &detail);
     void updateNextRunMetrics();
@@ -137,6 +140,7 @@ private:
     std::unique_ptr<CommandHandler> m_commands;
     std::unique_ptr<AmqpClient> m_broker;
     QHash<QString, Envelope> m_commandOfRun; // run id → the command that started it
+    std::map<QString, std::unique_ptr<AgentJob>> m_jobs; // command id → its job, while it runs
     QTimer m_heartbeat;
     QTimer m_shutdownTimer;
     QDateTime m_startedAt;

@@ -93,6 +93,17 @@ struct AgentMetrics::Families
         , checkNextRun(gauge(r, "sparky_check_next_run_timestamp_seconds",
                              "When the next scheduled borg check is due, Unix time"))
         , checkRuns(counter(r, "sparky_check_runs_total", "Borg checks finished since the agent started, by result"))
+        , drillLastSuccess(gauge(r, "sparky_restore_drill_last_success_timestamp_seconds",
+                                 "When the last restore drill that succeeded finished, Unix time; 0 = never"))
+        , drillLastRun(gauge(r, "sparky_restore_drill_last_run_timestamp_seconds",
+                             "When the last restore drill finished, Unix time"))
+        , drillLastStatus(gauge(r, "sparky_restore_drill_last_status",
+                                "Status of the last restore drill as its severity: 0 success, 1 warning, "
+                                "2 cancelled, 3 failed"))
+        , drillNextRun(gauge(r, "sparky_restore_drill_next_run_timestamp_seconds",
+                             "When the next scheduled restore drill is due, Unix time"))
+        , drillRuns(counter(r, "sparky_restore_drill_runs_total",
+                            "Restore drills finished since the agent started, by result"))
         , outboxMessages(gauge(r, "sparky_agent_outbox_messages",
                                "Events in the outbox waiting for a broker confirm"))
         , outboxMax(gauge(r, "sparky_agent_outbox_max_messages", "The outbox bound (outbox_max_messages)"))
@@ -111,6 +122,8 @@ struct AgentMetrics::Families
     Family<Counter> &backupRuns;
     Family<Gauge> &checkLastSuccess, &checkLastRun, &checkLastStatus, &checkNextRun;
     Family<Counter> &checkRuns;
+    Family<Gauge> &drillLastSuccess, &drillLastRun, &drillLastStatus, &drillNextRun;
+    Family<Counter> &drillRuns;
     Family<Gauge> &outboxMessages, &outboxMax;
     Family<Counter> &outboxDropped;
     Family<Gauge> &brokerConnected, &runningRuns;
@@ -121,7 +134,8 @@ struct AgentMetrics::Families
     {
         return {&backupLastSuccess, &backupLastRun, &backupLastStatus, &backupDuration, &backupOriginal,
                 &backupCompressed, &backupDeduplicated, &backupFiles, &backupNextRun, &checkLastSuccess,
-                &checkLastRun, &checkLastStatus, &checkNextRun};
+                &checkLastRun, &checkLastStatus, &checkNextRun, &drillLastSuccess, &drillLastRun,
+                &drillLastStatus, &drillNextRun};
     }
 };
 
@@ -171,6 +185,8 @@ Result AgentMetrics::configure(const AgentConfig &config)
         m_f->backupLastSuccess.Add(labels);
         if (!j.check.schedule.isEmpty())
             m_f->checkLastSuccess.Add(labels);
+        if (!j.drill.schedule.isEmpty())
+            m_f->drillLastSuccess.Add(labels);
     }
     m_jobRepository = wanted;
 
@@ -214,7 +230,7 @@ void AgentMetrics::removeJobSeries(const QString &job, const QString &repository
     for (Family<Gauge> *f : m_f->jobGauges())
         if (f->Has(labels))
             f->Remove(&f->Add(labels));
-    for (Family<Counter> *f : {&m_f->backupRuns, &m_f->checkRuns})
+    for (Family<Counter> *f : {&m_f->backupRuns, &m_f->checkRuns, &m_f->drillRuns})
         for (const QString &result : resultNames()) {
             prometheus::Labels l = labels;
             l.emplace("result", s(result));
@@ -233,7 +249,7 @@ void AgentMetrics::applyRun(const proto::RunFinished &r, const QString &reposito
         double duration = r.startedAt.isValid() && r.finishedAt.isValid()
                               ? double(r.startedAt.msecsTo(r.finishedAt)) / 1000.0 : 0.0;
         if (r.stats) {
-            if (r.stats->durationSeconds > 0)
+            if (duration <= 0 && r.stats->durationSeconds > 0)
                 duration = r.stats->durationSeconds;
             m_f->backupOriginal.Add(labels).Set(double(r.stats->originalSize));
             m_f->backupCompressed.Add(labels).Set(double(r.stats->compressedSize));
@@ -248,15 +264,16 @@ void AgentMetrics::applyRun(const proto::RunFinished &r, const QString &reposito
             l.emplace("result", s(proto::statusName(r.status)));
             m_f->backupRuns.Add(l).Increment();
         }
-    } else if (r.kind == proto::RunKind::Check) {
-        m_f->checkLastRun.Add(labels).Set(epochSeconds(r.finishedAt));
-        m_f->checkLastStatus.Add(labels).Set(proto::severity(r.status));
+    } else if (r.kind == proto::RunKind::Check || r.kind == proto::RunKind::Drill) {
+        const bool check = r.kind == proto::RunKind::Check;
+        (check ? m_f->checkLastRun : m_f->drillLastRun).Add(labels).Set(epochSeconds(r.finishedAt));
+        (check ? m_f->checkLastStatus : m_f->drillLastStatus).Add(labels).Set(proto::severity(r.status));
         if (good)
-            m_f->checkLastSuccess.Add(labels).Set(epochSeconds(r.finishedAt));
+            (check ? m_f->checkLastSuccess : m_f->drillLastSuccess).Add(labels).Set(epochSeconds(r.finishedAt));
         if (countIt) {
             prometheus::Labels l = labels;
             l.emplace("result", s(proto::statusName(r.status)));
-            m_f->checkRuns.Add(l).Increment();
+            (check ? m_f->checkRuns : m_f->drillRuns).Add(l).Increment();
         }
     }
 }
@@ -264,7 +281,7 @@ void AgentMetrics::applyRun(const proto::RunFinished &r, const QString &reposito
 void AgentMetrics::restore(StateStore *store, const AgentConfig &config)
 {
     for (const JobConfig &j : config.jobs) {
-        for (proto::RunKind kind : {proto::RunKind::Backup, proto::RunKind::Check}) {
+        for (proto::RunKind kind : {proto::RunKind::Backup, proto::RunKind::Check, proto::RunKind::Drill}) {
             // The last finished run: status, time, stats.
             QSqlQuery q(store->database());
             q.prepare(u"SELECT status, started_at, finished_at, stats FROM runs WHERE job = ? AND kind = ? "
@@ -294,7 +311,9 @@ void AgentMetrics::restore(StateStore *store, const AgentConfig &config)
             if (g.exec() && g.next() && !g.value(0).isNull()) {
                 const auto t = parseTimestamp(g.value(0).toString());
                 const prometheus::Labels labels{{"job", s(j.name)}, {"repository", s(j.repository)}};
-                auto &family = kind == proto::RunKind::Backup ? m_f->backupLastSuccess : m_f->checkLastSuccess;
+                auto &family = kind == proto::RunKind::Backup ? m_f->backupLastSuccess
+                               : kind == proto::RunKind::Check  ? m_f->checkLastSuccess
+                                                                : m_f->drillLastSuccess;
                 if (t)
                     family.Add(labels).Set(epochSeconds(*t));
             }
@@ -317,7 +336,11 @@ void AgentMetrics::setNextRun(const QString &job, proto::RunKind kind, const QDa
     if (it == m_jobRepository.cend())
         return;
     const prometheus::Labels labels{{"job", s(job)}, {"repository", s(*it)}};
-    auto &family = kind == proto::RunKind::Check ? m_f->checkNextRun : m_f->backupNextRun;
+    if (kind != proto::RunKind::Backup && kind != proto::RunKind::Check && kind != proto::RunKind::Drill)
+        return;
+    auto &family = kind == proto::RunKind::Check   ? m_f->checkNextRun
+                   : kind == proto::RunKind::Drill ? m_f->drillNextRun
+                                                   : m_f->backupNextRun;
     if (next.isValid())
         family.Add(labels).Set(epochSeconds(next));
     else if (family.Has(labels))

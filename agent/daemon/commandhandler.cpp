@@ -1,5 +1,6 @@
 #include "commandhandler.h"
 
+#include "agentcommands.h"
 #include "agentconfig.h"
 #include "logcategories.h"
 #include "statestore.h"
@@ -37,8 +38,9 @@ proto::CommandUpdate makeReport(const Envelope &c, State state, const QString &e
 
 QStringList CommandHandler::implementedTypes()
 {
-    return {QString(proto::type::BackupRun), QString(proto::type::BackupCancel),
-            QString(proto::type::AgentPing)};
+    return QStringList{QString(proto::type::BackupRun), QString(proto::type::BackupCancel),
+                       QString(proto::type::AgentPing)}
+        + AgentCommands::types();
 }
 
 CommandHandler::CommandHandler(StateStore *store)
@@ -48,6 +50,7 @@ CommandHandler::CommandHandler(StateStore *store)
 
 Result CommandHandler::setConfig(const AgentConfig &config)
 {
+    m_config = std::make_shared<const AgentConfig>(config);
     m_node = config.node;
     m_allowed = config.commands.allowed;
     m_maxSkew = config.commands.maxClockSkew;
@@ -62,6 +65,16 @@ Result CommandHandler::setConfig(const AgentConfig &config)
         return key.error().wrapped(u"commands.orchestrator_key"_s);
     m_key = *key;
     return {};
+}
+
+Result CommandHandler::validate(const Envelope &c) const
+{
+    if (AgentCommands::types().contains(c.type)) {
+        if (!m_config)
+            return unexpected(ErrorCode::Unavailable, u"no configuration loaded"_s);
+        return AgentCommands::validate(*m_config, c.type, c.body, c.id);
+    }
+    return validateBody(c);
 }
 
 Result CommandHandler::validateBody(const Envelope &c)
@@ -165,7 +178,7 @@ CommandVerdict CommandHandler::inspect(QByteArrayView body, const QDateTime &now
         v.refusal = u"not_allowed"_s;
         why = u"command type '%1' is not allowed by this agent's configuration (commands.allowed: %2)"_s.arg(
             c.type, m_allowed.join(u", "_s));
-    } else if (auto ok = validateBody(c); !ok) {
+    } else if (auto ok = validate(c); !ok) {
         state = State::Rejected;
         v.refusal = u"invalid"_s;
         why = u"command %1 (%2): %3"_s.arg(c.id, c.type, ok.error().message);

@@ -37,6 +37,7 @@
 #include <QStringList>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 namespace sparky::agent {
@@ -81,8 +82,12 @@ public:
     // Forgets commands that expired more than `keep` ago (they are refused as expired anyway).
     Result prune(const QDateTime &now, std::chrono::seconds keep = std::chrono::hours(24 * 7));
 
-    // Strict body check for one type; the error names the field.
+    // Strict body check for backup.run, backup.cancel and agent.ping; the error names the field.
     static Result validateBody(const Envelope &command);
+    // validateBody(), or for the runner's commands (AgentCommands: archives, restore, drill,
+    // keys) their check against the config: the job exists, the restore target lies under
+    // the restore roots, this node is a repository host …
+    Result validate(const Envelope &command) const;
 
 private:
     Result record(const Envelope &command, const QString &state, const QString &error,
@@ -90,6 +95,7 @@ private:
     std::optional<QString> knownState(const QString &id) const;
 
     StateStore *m_store;
+    std::shared_ptr<const AgentConfig> m_config; // a copy, for validate()
     QString m_node;
     std::optional<VerifyKey> m_key;
     QString m_keyError;

@@ -86,8 +86,22 @@ bool RunManager::isRunning(const QString &job, proto::RunKind kind) const
 Expected<QString> RunManager::start(proto::RunKind kind, const QString &job, const QString &trigger,
                                     const QString &commandId)
 {
+    RunRequest request;
+    request.kind = kind;
+    request.job = job;
+    request.trigger = trigger;
+    request.commandId = commandId;
+    return start(std::move(request));
+}
+
+Expected<QString> RunManager::start(RunRequest request)
+{
     if (!m_config)
         return unexpected(ErrorCode::Unavailable, u"no configuration loaded"_s);
+    const proto::RunKind kind = request.kind;
+    const QString job = request.job;
+    const QString trigger = request.trigger;
+    const QString commandId = request.commandId;
     const JobConfig *j = m_config->job(job);
     if (!j)
         return unexpected(ErrorCode::NotFound, u"no job named '%1' in the configuration"_s.arg(job));
@@ -97,12 +111,8 @@ Expected<QString> RunManager::start(proto::RunKind kind, const QString &job, con
                               u"a %1 run of job '%2' is already going (run %3)"_s.arg(
                                   proto::runKindName(kind), job, id));
 
-    RunRequest request;
-    request.kind = kind;
-    request.job = job;
-    request.trigger = trigger;
-    request.commandId = commandId;
-    request.runId = newMessageId();
+    if (request.runId.isEmpty())
+        request.runId = newMessageId();
     const QString runId = request.runId;
 
     auto run = std::make_unique<Running>();

@@ -13,6 +13,7 @@
 // Threading: lives on the daemon's thread, like the executors it owns.
 
 #include "agentconfig.h"
+#include "runexecutor.h"
 
 #include "sparky/error.h"
 #include "sparky/protocol.h"
@@ -52,6 +53,9 @@ public:
     // needs, and a job that already has a run of this kind going.
     Expected<QString> start(protocol::RunKind kind, const QString &job, const QString &trigger,
                             const QString &commandId = {});
+    // The same for a request built elsewhere (a restore's archive and paths, a drill from a
+    // command: AgentCommands::runRequest). Its run id is generated when empty.
+    Expected<QString> start(RunRequest request);
     Result cancel(const QString &runId, const QString &reason);
     void cancelAll(const QString &reason);
 

@@ -51,6 +51,8 @@ Result Scheduler::setConfig(const AgentConfig &config)
             add(job, proto::RunKind::Backup, job.schedule, job.name);
         if (!job.check.schedule.isEmpty())
             add(job, proto::RunKind::Check, job.check.schedule, job.name + u":check"_s);
+        if (!job.drill.schedule.isEmpty())
+            add(job, proto::RunKind::Drill, job.drill.schedule, job.name + u":drill"_s);
     }
     if (!problems.isEmpty())
         return unexpected(ErrorCode::Config, problems.join(u'\n'));

@@ -46,6 +46,7 @@ QByteArray AgentYaml::toYaml() const
         y += u"  textfile: %1\n"_s.arg(textfile);
     if (!pushgateway.isEmpty())
         y += u"  pushgateway: %1\n"_s.arg(pushgateway);
+    y += extra;
     y += u"repositories:\n  local:\n    url: %1\n    encryption: none\n"_s.arg(repositoryPath);
     y += u"jobs:\n"_s + jobs;
     return y.toUtf8();

@@ -58,6 +58,7 @@ struct AgentYaml
     QString pushgateway;
     QString heartbeat = QStringLiteral("1h");
     QString jobs;                           // "  files:\n    repository: local\n …"
+    QString extra;                          // more top-level YAML, e.g. "restore:\n  roots: [/x]\n"
 
     QByteArray toYaml() const;
     // A broker that is down (unreachableBroker), and an orchestrator key to go with it.

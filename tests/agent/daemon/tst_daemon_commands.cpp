@@ -308,7 +308,7 @@ private Q_SLOTS:
         } else if (kind == u"target") {
             c = signedCommand(u"backup.run"_s, quick, m_key, 0, 600s, u"t-elsewhere"_s);
         } else if (kind == u"type") {
-            c = signedCommand(u"archives.list"_s, {}, m_key);
+            c = signedCommand(u"shell.exec"_s, {}, m_key); // no such command type
         } else if (kind == u"job") {
             c = signedCommand(u"backup.run"_s, {{u"job"_s, u"nope"_s}}, m_key);
         }

@@ -3,6 +3,7 @@
 // several missed times fires once, and a reload does not lose the next run.
 
 #include "agentconfig.h"
+#include "cronschedule.h"
 #include "daemontestsupport.h"
 #include "scheduler.h"
 #include "statestore.h"
@@ -187,6 +188,39 @@ private Q_SLOTS:
         QCOMPARE(due.count(), 1);
         QCOMPARE(due.at(0).at(1).value<proto::RunKind>(), proto::RunKind::Check);
         QCOMPARE(*s.nextRun(u"files"_s, proto::RunKind::Backup), QDateTime(QDate(2026, 11, 26), QTime(3, 0), Qt::UTC));
+    }
+
+    void drillsHaveTheirOwnSchedule()
+    {
+        QTemporaryDir dir;
+        auto store = StateStore::open(dir.path());
+        QVERIFY(store);
+        ManualClock clock(at(12, 0, 30));
+        Scheduler s(store->get(), &clock);
+        AgentConfig c = configWith(u"0 3 * * *"_s, true, 0s, u"0 4 * * *"_s);
+        c.jobs.first().drill.schedule = u"*/10 * * * *"_s;
+        QVERIFY(s.setConfig(c));
+        QSignalSpy due(&s, &Scheduler::due);
+        s.start();
+        clock.set(at(12, 10));
+        QCOMPARE(due.count(), 1);
+        QCOMPARE(due.at(0).at(0).toString(), u"files"_s);
+        QCOMPARE(due.at(0).at(1).value<proto::RunKind>(), proto::RunKind::Drill);
+        QCOMPARE(*s.nextRun(u"files"_s, proto::RunKind::Drill), at(12, 20));
+        QCOMPARE(*s.nextRun(u"files"_s, proto::RunKind::Check), QDateTime(QDate(2026, 11, 26), QTime(4, 0), Qt::UTC));
+
+        // Jitter is keyed on "<job>:drill": the drill and the backup of a job spread apart.
+        c.jobs.first().jitter = std::chrono::minutes(9);
+        c.jobs.first().schedule = u"*/10 * * * *"_s;
+        QVERIFY(s.setConfig(c));
+        // Planned from now (12:10): the slot 12:10 + offset, or 12:20 for a zero offset.
+        auto expected = [](const QString &key) {
+            const qint64 o = CronSchedule::jitterOffset(u"web-01"_s, key, 540s).count();
+            return o > 0 ? at(12, 10).addSecs(o) : at(12, 20);
+        };
+        QCOMPARE(*s.nextRun(u"files"_s, proto::RunKind::Drill), expected(u"files:drill"_s));
+        QCOMPARE(*s.nextRun(u"files"_s, proto::RunKind::Backup), expected(u"files"_s));
+        QVERIFY(expected(u"files:drill"_s) != expected(u"files"_s));
     }
 
     void reloadKeepsTheNextRun()
