@@ -502,8 +502,11 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
         rows.append({ runKey(node, r.runId), node, r.runId, r.job, proto::runKindName(r.kind),
             textOrNull(r.trigger), textOrNull(r.commandId), textOrNull(r.repository),
             proto::statusName(r.status), proto::severity(r.status), startedAt, finishedAt,
-            hasStats && stats.durationSeconds > 0 ? qint64(stats.durationSeconds * 1000)
-                                                  : finishedAt - startedAt,
+            // The run's wall time (hooks, dumps, prune, compact and waiting for the repository
+            // included): what an operator plans around. borg's own create time stays in steps.
+            r.startedAt.isValid() && r.finishedAt.isValid() ? finishedAt - startedAt
+                : hasStats                                   ? qint64(stats.durationSeconds * 1000)
+                                                             : qint64(0),
             statOrNull(stats.originalSize), statOrNull(stats.compressedSize),
             statOrNull(stats.deduplicatedSize), statOrNull(stats.files),
             textOrNull(stats.archiveName), textOrNull(stats.archiveId), textOrNull(r.failedStep),

@@ -243,26 +243,8 @@ void OrchestratorDaemon::refreshReport()
     m_lastReport = *report;
 #ifdef SPARKY_HAVE_ORCHESTRATOR_EDGE
     if (m_metrics) {
-        FleetSnapshot snap;
-        for (const QJsonValue &nv : report->value("nodes"_L1).toArray()) {
-            const QJsonObject n = nv.toObject();
-            const QString node = n.value("node"_L1).toString();
-            snap.nodes.append(NodeMetric { node, n.value("online"_L1).toBool(),
-                parseTimestamp(n.value("last_seen"_L1).toString()).value_or(QDateTime()) });
-            for (const QJsonValue &jv : n.value("jobs"_L1).toArray()) {
-                const QJsonObject j = jv.toObject();
-                JobMetric m;
-                m.node = node;
-                m.job = j.value("job"_L1).toString();
-                m.lastSuccess = parseTimestamp(j.value("last_success_at"_L1).toString());
-                m.rpoSeconds = j.value("rpo_seconds"_L1).toInteger();
-                m.rpoBreached = j.value("rpo_breached"_L1).toBool();
-                m.lastStatus = protocol::statusFromName(j.value("last_status"_L1).toString());
-                m.lastRun = parseTimestamp(j.value("last_run_at"_L1).toString());
-                snap.jobs.append(m);
-            }
-        }
-        m_metrics->update(snap);
+        // One mapping from the report to the metrics (backup, check and drill series).
+        m_metrics->update(FleetSnapshot::fromReport(*report));
     }
 #endif
     Q_EMIT reportRefreshed(m_lastReport);
