@@ -13,6 +13,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -379,7 +380,7 @@ int runAdminCli(QCoreApplication &app)
         "Commands:\n"
         "  status [--node N]                     fleet at a glance\n"
         "  runs [--node N] [--job J] [--status S] [--kind K] [--limit N]\n"
-        "  run NODE JOB [--wait]                 back up now (--wait: follow, exit 0/1/2)\n"
+        "  run NODE JOB [--wait] [--expires-in D] back up now (--wait: follow, exit 0/1/2)\n"
         "  archives NODE JOB [--last N] [--no-stats]\n"
         "  ls NODE JOB ARCHIVE [PATH] [--page N | --cursor C] [--page-size N]\n"
         "  restore NODE JOB ARCHIVE [PATH...] [--to DIR] [--strip-components N]\n"
@@ -426,10 +427,15 @@ int runAdminCli(QCoreApplication &app)
         u"database"_s, u"restore: a database dump archive into this database."_s, u"DB"_s);
     const QCommandLineOption createDbOpt(
         u"create-database"_s, u"restore: create the database first."_s);
+    const QCommandLineOption expiresOpt(u"expires-in"_s,
+        u"run/restore/drill: the command expires (is never executed) if the agent has not taken "
+        "it within this long, e.g. while its node is offline (default: the orchestrator's "
+        "commands.default_lifetime)."_s,
+        u"DURATION"_s);
     const QCommandLineOption debugOpt(u"debug"_s, u"Log the transport."_s);
     parser.addOptions({ configOpt, jsonOpt, timeoutOpt, waitOpt, waitTimeoutOpt, nodeOpt, jobOpt,
         statusOpt, kindOpt, stateOpt, limitOpt, cursorOpt, pageOpt, pageSizeOpt, lastOpt,
-        noStatsOpt, toOpt, stripOpt, databaseOpt, createDbOpt, debugOpt });
+        noStatsOpt, toOpt, stripOpt, databaseOpt, createDbOpt, expiresOpt, debugOpt });
     parser.addPositionalArgument(u"command"_s, u"status, runs, run, archives, ls, restore, "
                                                "drill, commands, command, cancel or ping."_s);
     parser.process(app);
@@ -534,6 +540,20 @@ int runAdminCli(QCoreApplication &app)
             return kExitError;
         options.waitTimeout = *t;
     }
+    // run/restore/drill: the command's lifetime (whole seconds; the orchestrator caps it).
+    QJsonObject lifetime;
+    if (parser.isSet(expiresOpt)) {
+        auto t = durationOption(parser, expiresOpt);
+        if (!t)
+            return kExitError;
+        lifetime.insert(u"lifetime_seconds"_s,
+            qint64(std::max<qint64>(1, std::chrono::duration_cast<std::chrono::seconds>(*t).count())));
+    }
+    auto withLifetime = [&lifetime](QJsonObject p) {
+        for (auto it = lifetime.constBegin(); it != lifetime.constEnd(); ++it)
+            p.insert(it.key(), it.value());
+        return p;
+    };
 
     CtlSession session(config->broker);
     if (auto ok = session.connect(); !ok) {
@@ -556,10 +576,12 @@ int runAdminCli(QCoreApplication &app)
         code = c.simple(u"command.get"_s, { { u"command_id"_s, rest.at(0) } }, &CtlFormat::command,
             command);
     } else if (command == u"run") {
-        code = c.started(c.call(u"backup.start"_s, { { u"node"_s, rest.at(0) }, { u"job"_s, rest.at(1) } }),
+        code = c.started(c.call(u"backup.start"_s,
+                             withLifetime({ { u"node"_s, rest.at(0) }, { u"job"_s, rest.at(1) } })),
             u"backup"_s, wait);
     } else if (command == u"drill") {
-        code = c.started(c.call(u"drill.start"_s, { { u"node"_s, rest.at(0) }, { u"job"_s, rest.at(1) } }),
+        code = c.started(c.call(u"drill.start"_s,
+                             withLifetime({ { u"node"_s, rest.at(0) }, { u"job"_s, rest.at(1) } })),
             u"drill"_s, wait);
     } else if (command == u"restore") {
         QJsonObject p { { u"node"_s, rest.at(0) }, { u"job"_s, rest.at(1) },
@@ -574,7 +596,7 @@ int runAdminCli(QCoreApplication &app)
             p.insert(u"database"_s, parser.value(databaseOpt));
         if (parser.isSet(createDbOpt))
             p.insert(u"create_database"_s, true);
-        code = c.started(c.call(u"restore.start"_s, p), u"restore"_s, wait);
+        code = c.started(c.call(u"restore.start"_s, withLifetime(p)), u"restore"_s, wait);
     } else if (command == u"archives") {
         QJsonObject extra;
         if (filter.contains("last"_L1))
