@@ -63,11 +63,18 @@ void AdminSession::connectWith(const QByteArray &token)
     m_amqp = std::make_unique<AmqpClient>(*settings, options);
     m_rpc = std::make_unique<RpcClient>(m_amqp.get());
     const QString who = m_profile.user.isEmpty() ? u"client certificate"_s : m_profile.user;
+    m_everConnected = false;
     connect(m_amqp.get(), &AmqpClient::connected, this, [this, who](const QString &endpoint) {
+        m_everConnected = true;
         setState(State::Connected, u"connected to %1 as %2"_s.arg(endpoint, who));
     });
     connect(m_amqp.get(), &AmqpClient::disconnected, this, [this](const Error &e) {
-        setState(State::Connecting, u"connection lost, reconnecting: "_s + e.message);
+        // Before the first connection nothing was "lost": say the broker is not reachable.
+        setState(State::Connecting,
+            (m_everConnected ? u"connection lost, reconnecting: "_s
+                             : u"cannot reach the broker (%1), retrying: "_s.arg(
+                                 m_profile.hosts.join(u", "_s)))
+                + e.message);
     });
     connect(m_amqp.get(), &AmqpClient::failed, this,
         [this](const Error &e) { setState(State::Failed, u"cannot connect: "_s + e.message); });
@@ -110,7 +117,9 @@ void AdminSession::invoke(const QString &method, const QJsonObject &params, QObj
     Callback done, std::chrono::milliseconds timeout)
 {
     QPointer<QObject> guard(context);
-    if (!m_rpc) {
+    // Not connected (yet, or any more): say so now rather than after the call's timeout,
+    // which would read as "is the orchestrator running?".
+    if (!m_rpc || m_state != State::Connected) {
         const RpcReply r = RpcReply::failure(
             method, u"transport"_s, u"not connected to the broker (%1)"_s.arg(m_stateText));
         QTimer::singleShot(0, this, [this, guard, done = std::move(done), r] {

@@ -7,6 +7,8 @@
 // as that broker user, and authorises by its role.
 //
 // The token is held in memory (BrokerSettings::token) for reconnects; it is never logged.
+// While not connected, invoke() answers at once with a "transport" error that says why
+// (the state text), instead of letting the call time out.
 //
 // Threading: GUI thread. Owns the AmqpClient (its I/O thread) and the RpcClient.
 
@@ -65,6 +67,7 @@ private:
     std::unique_ptr<RpcClient> m_rpc; // destroyed before m_amqp
     State m_state = State::Closed;
     QString m_stateText;
+    bool m_everConnected = false; // since the last connectWith()
 };
 
 } // namespace sparky::admin

@@ -28,6 +28,8 @@ QString RpcReply::headline(const QString &code)
         return u"Unreadable reply"_s;
     if (code == u"invalid_params")
         return u"Invalid request"_s;
+    if (code == u"bad_request")
+        return u"Bad request"_s;
     if (code == u"not_found")
         return u"Not found"_s;
     if (code == u"unavailable")
