@@ -29,14 +29,16 @@ void ArchiveBrowseModel::setLocation(
         clean.remove(0, 1);
     while (clean.endsWith(u'/'))
         clean.chop(1);
-    if (node != m_node || job != m_job || archive != m_archive) {
-        m_checked.clear();
-        Q_EMIT checkedChanged(0);
-    }
+    const bool otherArchive = node != m_node || job != m_job || archive != m_archive;
     m_node = node;
     m_job = job;
     m_archive = archive;
     m_path = clean;
+    // Announced once the location is set, so listeners see the new archive.
+    if (otherArchive && !m_checked.isEmpty()) {
+        m_checked.clear();
+        Q_EMIT checkedChanged(0);
+    }
     QJsonObject params { { u"node"_s, node }, { u"job"_s, job }, { u"archive"_s, archive } };
     if (!clean.isEmpty())
         params.insert(u"path"_s, clean);
@@ -77,6 +79,20 @@ void ArchiveBrowseModel::up()
         return;
     const qsizetype slash = m_path.lastIndexOf(u'/');
     setLocation(m_node, m_job, m_archive, slash < 0 ? QString() : m_path.left(slash));
+}
+
+void ArchiveBrowseModel::close()
+{
+    clear();
+    m_node.clear();
+    m_job.clear();
+    m_archive.clear();
+    m_path.clear();
+    if (!m_checked.isEmpty()) {
+        m_checked.clear();
+        Q_EMIT checkedChanged(0);
+    }
+    Q_EMIT locationChanged(m_path);
 }
 
 QStringList ArchiveBrowseModel::checkedPaths() const

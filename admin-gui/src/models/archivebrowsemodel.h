@@ -44,6 +44,9 @@ public:
     void enter(int row); // into a directory
     void up(); // to the parent directory
 
+    // Forgets the archive: no rows, no location, no checks (a new archive list).
+    void close();
+
     QStringList checkedPaths() const; // sorted
     void setChecked(const QString &fullPath, bool checked);
     void clearChecked();

@@ -31,6 +31,7 @@ void ArchiveListModel::clear()
     beginResetModel();
     m_archives = {};
     m_truncated = false;
+    m_error.clear();
     endResetModel();
 }
 
@@ -51,7 +52,8 @@ void ArchiveListModel::load(const QString &node, const QString &job)
                 return;
             m_loading = false;
             if (!r.ok) {
-                Q_EMIT errorOccurred(r.describe());
+                m_error = r.describe();
+                Q_EMIT errorOccurred(m_error);
                 Q_EMIT loaded();
                 return;
             }
@@ -67,6 +69,7 @@ void ArchiveListModel::setResult(const QString &node, const QString &job, const 
     m_job = job;
     m_archives = result.value("archives"_L1).toArray();
     m_truncated = result.value("truncated"_L1).toBool();
+    m_error.clear();
     endResetModel();
     Q_EMIT loaded();
 }

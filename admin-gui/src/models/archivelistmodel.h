@@ -52,6 +52,8 @@ public:
     QJsonObject archive(int row) const;
     bool isLoading() const { return m_loading; }
     bool truncated() const { return m_truncated; }
+    // Why the last load failed (loaded() follows errorOccurred()); empty after a good one.
+    QString errorString() const { return m_error; }
 
 Q_SIGNALS:
     void loaded();
@@ -62,6 +64,7 @@ private:
     QString m_node;
     QString m_job;
     QJsonArray m_archives;
+    QString m_error;
     quint64 m_generation = 0;
     bool m_loading = false;
     bool m_truncated = false;

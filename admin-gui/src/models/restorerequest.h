@@ -22,6 +22,7 @@ struct RestoreRequest
     QString target; // absolute directory on the node; empty = the agent's default
     int stripComponents = 0;
     bool databaseArchive = false; // the archive is a database dump (kind "database")
+    QString sourceDatabase; // the database the dump was taken from (shown, never sent)
     QString database; // restore the dump into this database (database archives only)
     bool createDatabase = false;
 

@@ -74,6 +74,35 @@ QString RunDetails::statsText(const QJsonObject &r)
     return parts.join(u" · "_s);
 }
 
+QString RunDetails::detailsText(const QJsonObject &r)
+{
+    const QJsonObject d = r.value("details"_L1).toObject();
+    const QString kind = r.value("kind"_L1).toString();
+    QStringList parts;
+    if (kind == u"restore") {
+        if (d.value("database"_L1).isString())
+            parts << u"restored into database %1"_s.arg(d.value("database"_L1).toString());
+        else if (d.value("target"_L1).isString())
+            parts << u"restored to %1"_s.arg(d.value("target"_L1).toString());
+        if (d.value("files"_L1).isDouble())
+            parts << u"%1 files"_s.arg(d.value("files"_L1).toInteger());
+        if (d.value("bytes"_L1).isDouble())
+            parts << DisplayFormat::bytes(d.value("bytes"_L1).toInteger());
+        if (const qsizetype errors = d.value("errors"_L1).toArray().size(); errors > 0)
+            parts << u"%1 error(s) from borg"_s.arg(errors);
+    } else if (kind == u"drill") {
+        if (d.value("files_checked"_L1).isDouble()) {
+            const qint64 differ = d.value("mismatches_total"_L1)
+                                      .toInteger(d.value("mismatches"_L1).toArray().size());
+            parts << u"%1 sampled files checked, %2"_s.arg(d.value("files_checked"_L1).toInteger())
+                         .arg(differ == 0 ? u"all match"_s : u"%1 differ"_s.arg(differ));
+        }
+        if (const qsizetype dbs = d.value("databases"_L1).toArray().size(); dbs > 0)
+            parts << u"%1 database(s) restored to scratch and checked"_s.arg(dbs);
+    }
+    return parts.join(u", "_s);
+}
+
 QString RunDetails::headline(const QJsonObject &r)
 {
     if (r.isEmpty())

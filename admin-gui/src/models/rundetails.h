@@ -35,6 +35,10 @@ public:
     static QString statsText(const QJsonObject &run);
     // Headline: "backup of web-01/home — Warning (trigger schedule), started … finished …".
     static QString headline(const QJsonObject &run);
+    // What a restore or drill reports in its details (run.get only): "restored to
+    // /srv/restore/5c0e…, 4 files, 1.82 MiB"; "25 sampled files checked, all match". Empty
+    // for other runs.
+    static QString detailsText(const QJsonObject &run);
 
 Q_SIGNALS:
     void loaded();

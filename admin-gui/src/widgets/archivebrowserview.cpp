@@ -6,10 +6,12 @@
 #include "dialogs.h"
 #include "modelroles.h"
 #include "nodejobselector.h"
+#include "rundetails.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonObject>
+#include <QKeySequence>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
@@ -49,6 +51,7 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_archives = new ArchiveListModel(invoker, this);
     m_browser = new ArchiveBrowseModel(invoker, this);
     m_follower = new CommandFollower(invoker, this);
+    m_finishedRun = new RunDetails(invoker, this);
     auto *layout = new QVBoxLayout(this);
 
     auto *bar = new QHBoxLayout;
@@ -90,6 +93,8 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_up = new QToolButton(bottom);
     m_up->setObjectName(u"browseUpButton"_s);
     m_up->setText(u"Up"_s);
+    m_up->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Up));
+    m_up->setToolTip(u"The parent directory (Alt+Up)"_s);
     m_up->setEnabled(false);
     pathBar->addWidget(m_up);
     m_path = new QLabel(bottom);
@@ -130,18 +135,19 @@ ArchiveBrowserView::ArchiveBrowserView(
     connect(m_drill, &QPushButton::clicked, this, &ArchiveBrowserView::startDrill);
     connect(m_restore, &QPushButton::clicked, this, &ArchiveBrowserView::restoreChecked);
     connect(m_up, &QToolButton::clicked, m_browser, &ArchiveBrowseModel::up);
-    connect(m_archiveTable, &QTableView::doubleClicked, this,
+    // activated: a double click, or Enter on the current row (the keyboard's way in).
+    connect(m_archiveTable, &QTableView::activated, this,
         [this](const QModelIndex &i) { openArchive(m_archiveProxy->mapToSource(i).row()); });
     connect(m_archiveTable->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this](const QModelIndex &i) {
             if (i.isValid())
                 openArchive(m_archiveProxy->mapToSource(i).row());
         });
-    connect(m_browseTable, &QTableView::doubleClicked, this,
+    connect(m_browseTable, &QTableView::activated, this,
         [this](const QModelIndex &i) { m_browser->enter(m_browseProxy->mapToSource(i).row()); });
     connect(m_archives, &ArchiveListModel::loaded, this, [this] {
-        if (m_archives->isLoading())
-            return;
+        if (m_archives->isLoading() || !m_archives->errorString().isEmpty())
+            return; // an error stays on the status line (errorOccurred put it there)
         m_archiveStatus->setText(
             u"%1 archive(s) of %2/%3%4"_s.arg(m_archives->rowCount())
                 .arg(m_archives->node(), m_archives->job(),
@@ -157,6 +163,7 @@ ArchiveBrowserView::ArchiveBrowserView(
     connect(m_browser, &ArchiveBrowseModel::locationChanged, this, [this](const QString &path) {
         m_path->setText(m_browser->archive() + u":/"_s + path);
         m_up->setEnabled(!path.isEmpty());
+        updateSelection(); // Restore… needs an open archive
     });
     connect(m_browser, &ArchiveBrowseModel::pageLoaded, this, [this] {
         if (m_browser->pagesLoaded() == 1)
@@ -172,9 +179,25 @@ ArchiveBrowserView::ArchiveBrowserView(
     connect(m_follower, &CommandFollower::changed, this, &ArchiveBrowserView::updateFollow);
     connect(m_follower, &CommandFollower::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     connect(m_follower, &CommandFollower::finished, this, [this](bool ok, const QString &text) {
-        if (!ok)
+        if (!ok) {
             Q_EMIT errorOccurred(text);
+            return;
+        }
+        // command.get has the run's summary; its details (the target directory, the
+        // files checked) come with run.get.
+        if (!m_follower->runId().isEmpty())
+            m_finishedRun->load(m_followNode, m_follower->runId());
     });
+    connect(m_finishedRun, &RunDetails::loaded, this, [this] {
+        const QJsonObject run = m_finishedRun->run();
+        const QString details = RunDetails::detailsText(run);
+        if (details.isEmpty() || m_follower->phase() != CommandFollower::Phase::Finished
+            || run.value("run_id"_L1).toString() != m_follower->runId())
+            return;
+        m_followState->setText(
+            m_followKind + u": "_s + m_follower->statusText() + u" — "_s + details);
+    });
+    connect(m_finishedRun, &RunDetails::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     updateSelection();
     updateFollow();
 }
@@ -193,7 +216,8 @@ void ArchiveBrowserView::listArchives()
         Q_EMIT errorOccurred(u"Archives: choose a node and a job"_s);
         return;
     }
-    m_browser->clear();
+    // Forget the open archive, or selecting the same one again would show nothing.
+    m_browser->close();
     m_path->clear();
     m_archiveStatus->setText(u"asking node '%1' for the archives of job '%2'…"_s.arg(
         m_selector->node(), m_selector->job()));
@@ -234,7 +258,9 @@ void ArchiveBrowserView::restoreChecked()
         const QJsonObject a = m_archives->archive(r);
         if (a.value("name"_L1).toString() == proposal.archive) {
             proposal.databaseArchive = a.value("kind"_L1).toString() == u"database";
-            proposal.database = a.value("database"_L1).toString();
+            // Never the source database itself: restoring over a live database is the
+            // operator's explicit choice in the dialog, not its default.
+            proposal.sourceDatabase = a.value("database"_L1).toString();
         }
     }
     const std::optional<RestoreRequest> chosen = m_dialogs->restoreOptions(this, proposal);
@@ -245,6 +271,7 @@ void ArchiveBrowserView::restoreChecked()
         return;
     }
     m_followKind = u"restore"_s;
+    m_followNode = chosen->node;
     m_follower->start(u"restore.start"_s, chosen->toParams());
 }
 
@@ -255,6 +282,7 @@ void ArchiveBrowserView::startDrill()
         return;
     }
     m_followKind = u"drill"_s;
+    m_followNode = m_selector->node();
     m_follower->start(
         u"drill.start"_s, { { u"node"_s, m_selector->node() }, { u"job"_s, m_selector->job() } });
 }

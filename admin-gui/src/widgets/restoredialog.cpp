@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
@@ -51,8 +52,15 @@ RestoreDialog::RestoreDialog(QWidget *parent)
     m_createDatabase->setObjectName(u"restoreCreateDatabase"_s);
     db->addRow(m_createDatabase);
     layout->addWidget(m_databaseGroup);
-    connect(m_databaseGroup, &QGroupBox::toggled, this,
-        [this](bool on) { m_filesGroup->setEnabled(!on); });
+    connect(m_databaseGroup, &QGroupBox::toggled, this, [this](bool on) {
+        m_filesGroup->setEnabled(!on);
+        // Turning it on proposes a new database beside the source, created first: the
+        // safe choice. Restoring over the source itself means typing its name.
+        if (on && m_database->text().trimmed().isEmpty() && !m_base.sourceDatabase.isEmpty()) {
+            m_database->setText(m_base.sourceDatabase + u"_restored"_s);
+            m_createDatabase->setChecked(true);
+        }
+    });
 
     m_error = new QLabel(this);
     m_error->setObjectName(u"restoreError"_s);
@@ -73,15 +81,29 @@ RestoreDialog::~RestoreDialog() = default;
 void RestoreDialog::setRequest(const RestoreRequest &r)
 {
     m_base = r;
-    const QString what = r.paths.isEmpty()
-        ? u"the whole archive"_s
-        : (r.paths.size() == 1 ? r.paths.first() : u"%1 paths"_s.arg(r.paths.size()));
-    m_summary->setText(
-        u"Restore %1 of archive %2 (job %3) on node %4."_s.arg(what, r.archive, r.job, r.node));
+    // Name what is restored (a few paths), so the operator checks it before it happens.
+    QString what = u"everything"_s;
+    if (r.paths.size() > 4)
+        what = u"%1 and %2 more paths"_s.arg(r.paths.mid(0, 3).join(u", "_s))
+                   .arg(r.paths.size() - 3);
+    else if (!r.paths.isEmpty())
+        what = r.paths.join(u", "_s);
+    QString summary
+        = u"Restore %1 from archive %2 (job %3) on node %4."_s.arg(what, r.archive, r.job, r.node);
+    if (r.databaseArchive)
+        summary += u" The archive holds a dump of database '%1': restore it as files (the dump "
+                   "file), or into a database with pg_restore in one transaction."_s.arg(
+                       r.sourceDatabase.isEmpty() ? u"?"_s : r.sourceDatabase);
+    m_summary->setText(summary);
     m_target->setText(r.target);
     m_strip->setValue(r.stripComponents);
     m_databaseGroup->setVisible(r.databaseArchive);
-    m_databaseGroup->setChecked(r.databaseArchive && !r.database.isEmpty());
+    {
+        // The group's toggled() would propose a name: set the fields as given first.
+        const QSignalBlocker block(m_databaseGroup);
+        m_databaseGroup->setChecked(r.databaseArchive && !r.database.isEmpty());
+    }
+    m_filesGroup->setEnabled(!m_databaseGroup->isChecked());
     m_database->setText(r.database);
     m_createDatabase->setChecked(r.createDatabase);
     m_error->clear();

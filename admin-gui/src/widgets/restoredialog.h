@@ -2,8 +2,10 @@
 
 // Restore options for the selected files of one archive: the target directory on the node
 // (empty: the agent's default under its restore root), strip components; for a database
-// dump archive, the database to restore into (and whether to create it). accept() refuses
-// what RestoreRequest::validate() refuses, and says why.
+// dump archive, the database to restore into (and whether to create it) — off by default,
+// and when turned on it proposes a new "<source>_restored" database created first, never
+// the live source database. accept() refuses what RestoreRequest::validate() refuses, and
+// says why.
 //
 // Threading: GUI thread.
 

@@ -149,7 +149,9 @@ RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *
     connect(m_details, &RunDetails::loaded, this, [this] {
         const QJsonObject r = m_details->run();
         m_headline->setText(RunDetails::headline(r));
-        m_stats->setText(RunDetails::statsText(r));
+        QStringList stats { RunDetails::statsText(r), RunDetails::detailsText(r) };
+        stats.removeAll(QString());
+        m_stats->setText(stats.join(u" · "_s));
         const QString error = r.value("error"_L1).toString();
         const QString step = r.value("failed_step"_L1).toString();
         m_error->setText(error.isEmpty()
