@@ -33,6 +33,9 @@ QVariant CommandsModel::cell(const QJsonObject &c, int column, int role) const
         return column == StateColumn ? QVariant(StatusStyle::foreground(state)) : QVariant();
     if (role == Qt::ToolTipRole && column == ErrorColumn)
         return c.value("error"_L1).toString();
+    if (role == Qt::ToolTipRole && column == ParamsColumn) // the whole of it, however long
+        return QString::fromUtf8(
+            QJsonDocument(c.value("params"_L1).toObject()).toJson(QJsonDocument::Indented));
     if (role != Qt::DisplayRole && role != RawValueRole)
         return {};
     const bool rawRole = role == RawValueRole;

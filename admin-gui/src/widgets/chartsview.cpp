@@ -36,13 +36,13 @@ QChartView *makeChartView(QChart *chart, const QString &name, QWidget *parent)
     return view;
 }
 
-// The unit that keeps the largest value readable: B, KiB … TiB.
+// The unit that keeps the largest value readable (1 … 1023.9): B, KiB … TiB.
 std::pair<double, QString> sizeUnit(qint64 max)
 {
     static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
     double div = 1;
     int u = 0;
-    while (double(max) / div >= 1024 * 10 && u < 4) {
+    while (double(max) / div >= 1024 && u < 4) {
         div *= 1024;
         ++u;
     }
@@ -143,12 +143,17 @@ void ChartsView::rebuild()
         return;
     }
     qint64 maxSize = 0;
+    qint64 maxDedup = 0;
     double maxDuration = 0;
     qint64 first = 0;
     qint64 last = 0;
     for (int r = 0; r < rows; ++r) {
         maxSize = qMax(maxSize,
             m_model->index(r, RunSeriesModel::OriginalSizeColumn).data(RawValueRole).toLongLong());
+        maxDedup = qMax(maxDedup,
+            m_model->index(r, RunSeriesModel::DeduplicatedSizeColumn)
+                .data(RawValueRole)
+                .toLongLong());
         maxDuration = qMax(maxDuration,
             m_model->index(r, RunSeriesModel::DurationColumn).data(RawValueRole).toDouble());
         const qint64 t
@@ -156,11 +161,14 @@ void ChartsView::rebuild()
         first = r == 0 ? t : qMin(first, t);
         last = qMax(last, t);
     }
+    // The deduplicated size (what each backup added to the repository) is orders of magnitude
+    // below the original size: it gets its own axis on the right, or it would lie flat on 0.
     const auto [div, unit] = sizeUnit(maxSize);
+    const auto [dedupDiv, dedupUnit] = sizeUnit(maxDedup);
     auto *original = new QLineSeries;
-    original->setName(u"Original (%1)"_s.arg(unit));
+    original->setName(u"Original (%1, left)"_s.arg(unit));
     auto *dedup = new QLineSeries;
-    dedup->setName(u"Deduplicated (%1)"_s.arg(unit));
+    dedup->setName(u"Deduplicated, new data (%1, right)"_s.arg(dedupUnit));
     auto *duration = new QLineSeries;
     duration->setName(u"Duration (s)"_s);
     for (int r = 0; r < rows; ++r) {
@@ -175,7 +183,7 @@ void ChartsView::rebuild()
             double(m_model->index(r, RunSeriesModel::DeduplicatedSizeColumn)
                        .data(RawValueRole)
                        .toLongLong())
-                / div);
+                / dedupDiv);
         duration->append(
             t, m_model->index(r, RunSeriesModel::DurationColumn).data(RawValueRole).toDouble());
     }
@@ -183,29 +191,41 @@ void ChartsView::rebuild()
         for (QLineSeries *s : { original, dedup, duration })
             s->setPointsVisible(true);
 
-    auto addAxes = [&](QChart *chart, const QList<QLineSeries *> &series, double maxY,
-                       const QString &title) {
-        for (QLineSeries *s : series)
-            chart->addSeries(s);
+    auto timeAxis = [&](QChart *chart) {
         auto *x = new QDateTimeAxis;
         x->setFormat(last - first > 3LL * 86400 * 1000 ? u"MM-dd"_s : u"MM-dd HH:mm"_s);
         x->setTitleText(u"finished (UTC)"_s);
         const qint64 pad = qMax<qint64>(60000, (last - first) / 20);
         x->setRange(QDateTime::fromMSecsSinceEpoch(first - pad, Qt::UTC),
             QDateTime::fromMSecsSinceEpoch(last + pad, Qt::UTC));
+        chart->addAxis(x, Qt::AlignBottom);
+        return x;
+    };
+    auto valueAxis = [](QChart *chart, double maxY, const QString &title, Qt::Alignment side) {
         auto *y = new QValueAxis;
         y->setTitleText(title);
-        y->setRange(0, maxY > 0 ? maxY * 1.15 : 1);
-        y->setLabelFormat(u"%.1f"_s);
-        chart->addAxis(x, Qt::AlignBottom);
-        chart->addAxis(y, Qt::AlignLeft);
-        for (QLineSeries *s : series) {
-            s->attachAxis(x);
-            s->attachAxis(y);
-        }
+        y->setRange(0, maxY > 0 ? maxY * 1.1 : 1);
+        y->applyNiceNumbers(); // ticks on round values
+        y->setLabelFormat(y->max() >= 20 ? u"%.0f"_s : u"%.1f"_s);
+        chart->addAxis(y, side);
+        return y;
     };
-    addAxes(m_sizeChart, { original, dedup }, double(maxSize) / div, unit);
-    addAxes(m_durationChart, { duration }, maxDuration, u"seconds"_s);
+    m_sizeChart->addSeries(original);
+    m_sizeChart->addSeries(dedup);
+    QDateTimeAxis *sizeX = timeAxis(m_sizeChart);
+    QValueAxis *left = valueAxis(
+        m_sizeChart, double(maxSize) / div, u"original (%1)"_s.arg(unit), Qt::AlignLeft);
+    QValueAxis *right = valueAxis(m_sizeChart, double(maxDedup) / dedupDiv,
+        u"deduplicated (%1)"_s.arg(dedupUnit), Qt::AlignRight);
+    original->attachAxis(sizeX);
+    original->attachAxis(left);
+    dedup->attachAxis(sizeX);
+    dedup->attachAxis(right);
+    m_durationChart->addSeries(duration);
+    QDateTimeAxis *durationX = timeAxis(m_durationChart);
+    QValueAxis *seconds = valueAxis(m_durationChart, maxDuration, u"seconds"_s, Qt::AlignLeft);
+    duration->attachAxis(durationX);
+    duration->attachAxis(seconds);
     m_status->setText(
         u"%1 good backup(s) of %2/%3 from %4 to %5 UTC"_s.arg(rows).arg(m_model->node(),
             m_model->job(), DisplayFormat::time(QDateTime::fromMSecsSinceEpoch(first, Qt::UTC)),

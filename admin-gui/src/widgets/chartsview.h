@@ -1,7 +1,8 @@
 #pragma once
 
-// Charts (Qt Charts) for one node and job over a time window: archive size (original and
-// deduplicated) and backup duration per good backup, from RunSeriesModel.
+// Charts (Qt Charts) for one node and job over a time window, one point per good backup
+// (RunSeriesModel): archive size — original on the left axis, deduplicated (the new data
+// each backup added to the repository) on its own right axis — and backup duration.
 //
 // Threading: GUI thread.
 

@@ -62,6 +62,7 @@ CommandsView::CommandsView(RpcInvoker *invoker, FleetModel *fleet, QWidget *pare
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setAlternatingRowColors(true);
+    m_table->setWordWrap(false); // one line per command; long params are elided
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setStretchLastSection(true);
     layout->addWidget(m_table, 1);
@@ -84,8 +85,13 @@ CommandsView::CommandsView(RpcInvoker *invoker, FleetModel *fleet, QWidget *pare
     connect(m_type, &QComboBox::currentIndexChanged, this, &CommandsView::refresh);
     connect(m_model, &CommandsModel::errorOccurred, this, &CommandsView::errorOccurred);
     connect(m_model, &CommandsModel::pageLoaded, this, [this] {
-        if (m_model->pagesLoaded() == 1)
+        if (m_model->pagesLoaded() == 1) {
             m_table->resizeColumnsToContents();
+            // Long params (a restore's paths) would push the run and the error out of sight;
+            // the tooltip has all of them.
+            if (m_table->columnWidth(CommandsModel::ParamsColumn) > 360)
+                m_table->setColumnWidth(CommandsModel::ParamsColumn, 360);
+        }
         m_count->setText(u"%1 command(s) loaded%2"_s.arg(m_model->rowCount())
                              .arg(m_model->hasMore() ? u"; more load as you scroll"_s : QString()));
     });

@@ -100,7 +100,8 @@ FleetView::FleetView(FleetModel *model, QWidget *parent)
     connect(charts, &QPushButton::clicked, this, emitFor(&FleetView::chartsRequested));
     connect(archives, &QPushButton::clicked, this, emitFor(&FleetView::archivesRequested));
     connect(runNow, &QPushButton::clicked, this, emitFor(&FleetView::runNowRequested));
-    connect(m_table, &QTableView::doubleClicked, this, emitFor(&FleetView::historyRequested));
+    // A double click or Enter on a row: its run history.
+    connect(m_table, &QTableView::activated, this, emitFor(&FleetView::historyRequested));
 }
 
 FleetView::~FleetView() = default;

@@ -122,6 +122,16 @@ void MainWindow::createMenus()
     refresh->setObjectName(u"refreshAction"_s);
     refresh->setShortcut(QKeySequence::Refresh);
     connect(refresh, &QAction::triggered, this, &MainWindow::refreshCurrent);
+    view->addSeparator();
+    // Ctrl+1 … Ctrl+6: straight to a page, in tab order.
+    static const char *const pageNames[]
+        = { "Fleet", "Runs", "Charts", "RunNow", "Archives", "Commands" };
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        QAction *go = view->addAction(m_tabs->tabText(i)); // "&&" stays a literal "&"
+        go->setObjectName(u"show%1Action"_s.arg(QLatin1StringView(pageNames[i])));
+        go->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
+        connect(go, &QAction::triggered, this, [this, i] { m_tabs->setCurrentIndex(i); });
+    }
 
     QMenu *connection = menuBar()->addMenu(u"&Connection"_s);
     QAction *edit = connection->addAction(u"&Edit profile…"_s);

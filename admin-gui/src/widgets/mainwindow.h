@@ -1,7 +1,8 @@
 #pragma once
 
 // The console's main window: one tab per screen (fleet dashboard, run history, charts,
-// run now, archives, commands), a File/Connection menu, and a status bar with the
+// run now, archives, commands; View → Ctrl+1 … Ctrl+6 go to them, F5 refreshes),
+// File/View/Connection menus, and a status bar with the
 // connection state and a message area where every failed call shows the orchestrator's
 // own message ("Not allowed — …", "Node offline — …", "Timed out …").
 //
