@@ -12,7 +12,7 @@ PACKAGES="
   borgbackup rabbitmq-server postgresql postgresql-client
   openssh-server openssh-client iproute2 procps psmisc util-linux
   prometheus prometheus-pushgateway
-  xvfb xauth
+  xvfb xauth fonts-dejavu-core
 "
 
 if [ "$(id -u)" != 0 ]; then
