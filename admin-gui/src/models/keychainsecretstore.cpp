@@ -27,7 +27,12 @@ Error keychainError(const QKeychain::Job &job, const QString &what)
             u"%1: no desktop keychain is available (is a Secret Service such as "
             "gnome-keyring or KWallet running?): %2"_s.arg(what, detail));
     default:
-        return Error(ErrorCode::Io, u"%1: desktop keychain error: %2"_s.arg(what, detail));
+        // QtKeychain says little here (often "Unknown error", e.g. with no D-Bus session
+        // at all): say what usually causes it and what to do.
+        return Error(ErrorCode::Io,
+            u"%1: the desktop keychain failed (%2) — is a Secret Service such as gnome-keyring "
+            "or KWallet running and unlocked in this session? Without one, untick \"Remember "
+            "the token\" to use the token for this session only"_s.arg(what, detail));
     }
 }
 

@@ -285,8 +285,8 @@ private Q_SLOTS:
         qInfo().noquote() << "the keychain said:" << written->error().message;
         QVERIFY2(written->error().message.startsWith(u"storing the token of 'profile:prod': "_s),
             qPrintable(written->error().message));
-        QVERIFY2(
-            written->error().message.contains(u"keychain"_s), qPrintable(written->error().message));
+        QVERIFY2(written->error().message.contains(u"Secret Service"_s),
+            qPrintable(written->error().message));
 
         std::optional<Expected<QByteArray>> read;
         keychain.readSecret(
