@@ -469,7 +469,16 @@ check_failed_up() {
 e2e_check "a failed up tears down what it made" check_failed_up
 
 # ------------------------------------------------------------------ down
-proc_id() { [ -r "/proc/$1/stat" ] && echo "$1:$(awk '{ print $22 }' "/proc/$1/stat")"; }
+# pid:starttime of a live process; nothing for one that has ended. A zombie has ended too:
+# only its parent (for an orphan, whatever reaps for pid 1) has not collected its status yet.
+proc_id() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    set -- "$1" $stat
+    [ "$2" != Z ] || return 0
+    echo "$1:${21}"
+}
 check_down() {
     local procs=() ns p left
     for ns in "$TOPO_NS_SWITCH" "$TOPO_NS_BROKER" "$TOPO_NS_ORCH" "$TOPO_NS_NODE1" "$TOPO_NS_NODE2" "$TOPO_NS_REPO"; do
