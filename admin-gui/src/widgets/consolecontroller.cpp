@@ -7,6 +7,8 @@
 #include "profilestore.h"
 #include "secretstore.h"
 
+#include <optional>
+
 namespace sparky::admin {
 
 using namespace Qt::StringLiterals;
@@ -94,10 +96,27 @@ Result ConsoleController::apply(const ProfileInput &input)
 
 void ConsoleController::editProfile()
 {
-    const std::optional<ProfileInput> input
-        = m_dialogs->editProfile(m_window.get(), m_session->profile(), false);
+    const ConnectionProfile before = m_session->profile();
+    const std::optional<ProfileInput> input = m_dialogs->editProfile(m_window.get(), before, false);
     if (!input)
         return;
+    // Saved under another name with the token left empty ("keep the stored one"): the
+    // stored one is under the old name, so it comes along to the new name's entry.
+    if (input->token.isEmpty() && input->profile.needsToken() && !before.name.isEmpty()
+        && input->profile.name != before.name) {
+        m_secrets->readSecret(
+            before.secretKey(), this, [this, in = *input](const Expected<QByteArray> &token) {
+                ProfileInput moved = in;
+                if (token) {
+                    moved.token = *token;
+                    moved.rememberToken = true;
+                }
+                if (auto ok = apply(moved); !ok)
+                    m_dialogs->showError(
+                        m_window.get(), u"Connection profile"_s, ok.error().message);
+            });
+        return;
+    }
     if (auto ok = apply(*input); !ok)
         m_dialogs->showError(m_window.get(), u"Connection profile"_s, ok.error().message);
 }

@@ -238,6 +238,29 @@ private Q_SLOTS:
         QTRY_COMPARE(c.token(u"prod"_s), token);
     }
 
+    void renamedProfileKeepsItsToken()
+    {
+        Console c(freshIni());
+        QVERIFY(c.profiles.save(profile(u"prod"_s)));
+        QVERIFY(c.storeToken(u"prod"_s, m_rig->operatorToken()));
+        QVERIFY(c.controller.start(u"prod"_s));
+        QVERIFY2(c.waitFor(State::Connected), qPrintable(c.connection()));
+        // Edit profile…: another name, the token left empty ("keep the stored one").
+        c.dialogs.setProfileHandler(
+            [](QWidget *, const ConnectionProfile &given, bool) -> std::optional<ProfileInput> {
+                ConnectionProfile renamed = given;
+                renamed.name = u"prod-east"_s;
+                return ProfileInput { renamed, {}, true };
+            });
+        child<QAction>(c.window(), u"editProfileAction"_s)->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(c.session()->profile().name, u"prod-east"_s, 5000);
+        QVERIFY2(c.waitFor(State::Connected), qPrintable(c.connection()));
+        QCOMPARE(c.token(u"prod-east"_s), m_rig->operatorToken());
+        QCOMPARE(c.profiles.names(), (QStringList { u"prod"_s, u"prod-east"_s }));
+        QCOMPARE(c.profiles.defaultProfile(), u"prod-east"_s);
+        QCOMPARE(c.window()->windowTitle(), u"sparky-for-backup — prod-east"_s);
+    }
+
     void typedTokenIsUsedOnceUnlessRemembered()
     {
         Console c(freshIni());
