@@ -1,8 +1,13 @@
 // Throughput of sparky's AMQP transport next to the broker's own rate, measured in the same
 // run against the same broker with a raw rabbitmq-c loop doing the same work:
 //   publish N persistent messages with publisher confirms (window 2048) to sparky.events →
-//   quorum queue sparky.orchestrator.events, then consume them with a manual ack each.
-// Rounds alternate raw/ours; the median of each side and the ratio ours/raw are printed.
+//   quorum queue sparky.orchestrator.events, then consume them with a manual ack each. Both
+//   sides send the same prepared messages with the same properties (an event's envelope and
+//   message_id, type, timestamp, content_type, user_id, persistent).
+// Rounds alternate raw/ours; the median of each side and the ratio ours/raw are printed, and
+// the CPU time this process spent per message on each side (connection set-up included, the
+// same one TLS connection on both sides): on a machine whose cores the broker shares, client
+// CPU is taken from the broker.
 //
 // Usage: bench_transport [messages=20000] [rounds=3]
 // Starts its own broker from broker-config/ (tests/fixtures/broker.sh) in a temporary dir.
@@ -19,12 +24,15 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QLoggingCategory>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
 #include <cstdio>
 #include <vector>
+
+#include <sys/resource.h>
 
 using namespace sparky;
 using namespace Qt::StringLiterals;
@@ -41,11 +49,25 @@ constexpr int kPrefetch = 1000;
     std::exit(1);
 }
 
-QByteArray payload(const QString &node, int i)
+// One message as both sides send it, built before any timing: the envelope's bytes and the
+// AMQP properties sparky puts on an event (message_id, type, timestamp, content_type, user_id,
+// persistent). The raw side sends the same properties from the same data.
+struct Message
+{
+    QByteArray body;
+    MessageProperties properties;
+    QByteArray messageId; // UTF-8 copies for the raw side
+    QByteArray type;
+};
+
+Message message(const QString &node, int i)
 {
     Envelope e = Envelope::make(u"bench.event"_s, node,
                                 {{u"seq"_s, i}, {u"job"_s, u"etc"_s}, {u"pad"_s, QString(200, u'x')}});
-    return serializeEnvelope(e);
+    Message m{serializeEnvelope(e), propertiesFor(e, node), {}, {}};
+    m.messageId = m.properties.messageId.toUtf8();
+    m.type = m.properties.type.toUtf8();
+    return m;
 }
 
 // ---- the raw rabbitmq-c side: the same TLS, login, confirms and acks, no abstraction ----
@@ -79,23 +101,28 @@ struct Raw
         amqp_destroy_connection(conn);
     }
 
-    void publishAll(const QString &node, const std::vector<QByteArray> &bodies)
+    void publishAll(const QString &node, const std::vector<Message> &messages)
     {
         amqp_confirm_select(conn, 1);
         const QByteArray exchange = QString(proto::kEventsExchange).toUtf8();
         const QByteArray key = proto::eventRoutingKey(node, u"bench.event"_s).toUtf8();
         const QByteArray user = node.toUtf8();
         amqp_basic_properties_t props{};
-        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_USER_ID_FLAG;
+        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_USER_ID_FLAG
+                       | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
         props.content_type = amqp_cstring_bytes("application/json");
         props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
         props.user_id = amqp_cstring_bytes(user.constData());
-        const size_t n = bodies.size();
+        const size_t n = messages.size();
         std::vector<bool> acked(n + 1, false);
         size_t sent = 0, done = 0, confirmedUpTo = 0;
         while (done < n) {
             while (sent < n && sent - done < size_t(kWindow)) {
-                amqp_bytes_t body{size_t(bodies[sent].size()), const_cast<char *>(bodies[sent].constData())};
+                const Message &m = messages[sent];
+                amqp_bytes_t body{size_t(m.body.size()), const_cast<char *>(m.body.constData())};
+                props.message_id = amqp_bytes_t{size_t(m.messageId.size()), const_cast<char *>(m.messageId.constData())};
+                props.type = amqp_bytes_t{size_t(m.type.size()), const_cast<char *>(m.type.constData())};
+                props.timestamp = uint64_t(m.properties.timestamp.toSecsSinceEpoch());
                 if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange.constData()),
                                        amqp_cstring_bytes(key.constData()), 0, 0, &props, body) != AMQP_STATUS_OK)
                     die(u"raw: publish failed"_s);
@@ -156,7 +183,7 @@ struct Raw
 };
 
 // ---- ours ----
-double oursPublish(const BrokerSettings &s, const QString &node, const std::vector<QByteArray> &bodies)
+double oursPublish(const BrokerSettings &s, const QString &node, const std::vector<Message> &messages)
 {
     AmqpClient::Options opts;
     opts.publishWindow = kWindow;
@@ -169,18 +196,19 @@ double oursPublish(const BrokerSettings &s, const QString &node, const std::vect
     qsizetype confirmed = 0;
     QObject::connect(&client, &AmqpClient::confirmed, &client, [&](const QList<quint64> &t) { confirmed += t.size(); });
     QObject::connect(&client, &AmqpClient::publishFailed, &client, [](quint64, const Error &e) { die(e.toString()); });
+    const QString exchange(proto::kEventsExchange);
+    const QString key = proto::eventRoutingKey(node, u"bench.event"_s);
     QElapsedTimer t;
     t.start();
-    for (const QByteArray &b : bodies) {
-        Envelope e = Envelope::make(u"bench.event"_s, node);
+    for (const Message &msg : messages) {
         OutgoingMessage m;
-        m.exchange = QString(proto::kEventsExchange);
-        m.routingKey = proto::eventRoutingKey(node, u"bench.event"_s);
-        m.body = b;
-        m.properties = propertiesFor(e, node);
+        m.exchange = exchange;
+        m.routingKey = key;
+        m.body = msg.body;
+        m.properties = msg.properties;
         client.publish(std::move(m));
     }
-    if (!QTest::qWaitFor([&] { return confirmed == qsizetype(bodies.size()); }, 300000))
+    if (!QTest::qWaitFor([&] { return confirmed == qsizetype(messages.size()); }, 300000))
         die(u"ours: confirms missing"_s);
     return double(t.nsecsElapsed()) / 1e9;
 }
@@ -205,6 +233,14 @@ double oursConsume(const BrokerSettings &s, qsizetype n)
     return double(t.nsecsElapsed()) / 1e9;
 }
 
+// CPU seconds (user + system) of this whole process, all threads.
+double cpuSeconds()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
@@ -224,6 +260,7 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
     const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+    QLoggingCategory::setFilterRules(u"sparky.*.info=false"_s); // connect/consume lines per round
     if (qEnvironmentVariableIsEmpty("SPARKY_SOURCE_DIR"))
         qputenv("SPARKY_SOURCE_DIR", QByteArray(SPARKY_BENCH_SOURCE_DIR));
 
@@ -237,32 +274,44 @@ int main(int argc, char **argv)
         die(nodeSettings.error().toString());
     const BrokerSettings orch = (*broker)->orchestrator();
 
-    std::vector<QByteArray> bodies;
-    bodies.reserve(size_t(n));
+    std::vector<Message> messages;
+    messages.reserve(size_t(n));
     for (int i = 0; i < n; ++i)
-        bodies.push_back(payload(node, i));
+        messages.push_back(message(node, i));
     std::printf("bench_transport: %d messages of %lld bytes, persistent, quorum queue, TLS, %d rounds\n",
-                n, qlonglong(bodies.front().size()), rounds);
+                n, qlonglong(messages.front().body.size()), rounds);
 
     std::vector<double> rawPub, oursPub, rawCons, oursCons;
+    std::vector<double> rawPubCpu, oursPubCpu, rawConsCpu, oursConsCpu; // µs per message
+    const auto perMessage = [n](double cpu0) { return (cpuSeconds() - cpu0) * 1e6 / n; };
     for (int r = 0; r < rounds; ++r) {
         purge(**broker);
+        double cpu0 = cpuSeconds();
         {
             Raw raw(*nodeSettings);
             QElapsedTimer t;
             t.start();
-            raw.publishAll(node, bodies);
+            raw.publishAll(node, messages);
             rawPub.push_back(double(t.nsecsElapsed()) / 1e9);
         }
+        rawPubCpu.push_back(perMessage(cpu0));
+        cpu0 = cpuSeconds();
         {
             Raw raw(orch);
             rawCons.push_back(raw.consumeAll(size_t(n)));
         }
+        rawConsCpu.push_back(perMessage(cpu0));
         purge(**broker);
-        oursPub.push_back(oursPublish(*nodeSettings, node, bodies));
+        cpu0 = cpuSeconds();
+        oursPub.push_back(oursPublish(*nodeSettings, node, messages));
+        oursPubCpu.push_back(perMessage(cpu0));
+        cpu0 = cpuSeconds();
         oursCons.push_back(oursConsume(orch, n));
-        std::printf("  round %d: publish raw %.0f/s ours %.0f/s | consume raw %.0f/s ours %.0f/s\n", r + 1,
-                    n / rawPub.back(), n / oursPub.back(), n / rawCons.back(), n / oursCons.back());
+        oursConsCpu.push_back(perMessage(cpu0));
+        std::printf("  round %d: publish raw %.0f/s ours %.0f/s | consume raw %.0f/s ours %.0f/s"
+                    " | client CPU us/msg: publish raw %.1f ours %.1f, consume raw %.1f ours %.1f\n",
+                    r + 1, n / rawPub.back(), n / oursPub.back(), n / rawCons.back(), n / oursCons.back(),
+                    rawPubCpu.back(), oursPubCpu.back(), rawConsCpu.back(), oursConsCpu.back());
         std::fflush(stdout);
     }
     const double rp = n / median(rawPub), op = n / median(oursPub);
@@ -271,5 +320,7 @@ int main(int argc, char **argv)
                 rp, op, op / rp);
     std::printf("consume-with-ack:     raw rabbitmq-c %.0f msg/s, sparky AmqpClient %.0f msg/s, ratio %.2f (goal >= 0.90)\n",
                 rc, oc, oc / rc);
+    std::printf("client CPU per message (median): publish raw %.1f us, ours %.1f us; consume raw %.1f us, ours %.1f us\n",
+                median(rawPubCpu), median(oursPubCpu), median(rawConsCpu), median(oursConsCpu));
     return 0;
 }
