@@ -1,4 +1,5 @@
 #include "runmanager.h"
+#include "sparky/config.h"
 
 #include "clock.h"
 #include "logcategories.h"
@@ -20,16 +21,6 @@ namespace {
 
 // How many finished runs per job and kind the state database keeps for `status`.
 constexpr int kKeptRuns = 100;
-
-QString humanDuration(std::chrono::seconds s)
-{
-    const qint64 n = s.count();
-    if (n % 3600 == 0)
-        return u"%1h"_s.arg(n / 3600);
-    if (n % 60 == 0)
-        return u"%1m"_s.arg(n / 60);
-    return u"%1s"_s.arg(n);
-}
 
 } // namespace
 
@@ -144,7 +135,7 @@ Expected<QString> RunManager::start(RunRequest request)
             if (it == m_runs.end() || !it->second->executor)
                 return;
             const QString why = u"the run exceeded the job's max_run_time of %1 and was stopped"_s.arg(
-                humanDuration(maxRunTime));
+                config::formatDuration(maxRunTime));
             qCWarning(lcRuns).noquote() << u"run %1 of job %2: %3"_s.arg(runId, it->second->job, why);
             it->second->forcedFailure = why;
             it->second->executor->cancel(why);

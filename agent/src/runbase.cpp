@@ -1,4 +1,5 @@
 #include "runbase.h"
+#include "sparky/config.h"
 
 #include "borgcall.h"
 #include "logtail.h"
@@ -19,16 +20,6 @@ namespace {
 
 constexpr qint64 kProgressIntervalMs = 1000;
 constexpr qsizetype kMaxStepError = 4000;
-
-QString formatDuration(std::chrono::seconds s)
-{
-    const qint64 v = s.count();
-    if (v >= 3600 && v % 3600 == 0)
-        return u"%1h"_s.arg(v / 3600);
-    if (v >= 60 && v % 60 == 0)
-        return u"%1m"_s.arg(v / 60);
-    return u"%1s"_s.arg(v);
-}
 
 QString clip(const QString &s, qsizetype max)
 {
@@ -82,7 +73,7 @@ qint64 RunBase::currentProcessId() const
 QString RunBase::stopReason() const
 {
     if (m_overtime)
-        return u"the run exceeded its maximum run time of %1"_s.arg(formatDuration(maxRunTime()));
+        return u"the run exceeded its maximum run time of %1"_s.arg(config::formatDuration(maxRunTime()));
     return u"cancelled: "_s + m_cancelReason;
 }
 

@@ -1,4 +1,5 @@
 #include "runexecutor.h"
+#include "sparky/config.h"
 
 #include "archivename.h"
 #include "borgcommands.h"
@@ -54,16 +55,6 @@ struct StepDef
         return type == StepType::Create || type == StepType::Dump || type == StepType::DumpGlobals;
     }
 };
-
-QString formatDuration(std::chrono::seconds s)
-{
-    const qint64 v = s.count();
-    if (v >= 3600 && v % 3600 == 0)
-        return u"%1h"_s.arg(v / 3600);
-    if (v >= 60 && v % 60 == 0)
-        return u"%1m"_s.arg(v / 60);
-    return u"%1s"_s.arg(v);
-}
 
 QString clip(const QString &s, qsizetype max)
 {
@@ -179,7 +170,7 @@ RunExecutor::RunExecutor(
             : d->job->maxRunTime;
         d->overtime = true;
         const QString reason
-            = u"the run exceeded its maximum run time of %1"_s.arg(formatDuration(limit));
+            = u"the run exceeded its maximum run time of %1"_s.arg(config::formatDuration(limit));
         qCWarning(lcRunner).noquote() << d->request.job << reason;
         if (d->process)
             d->process->terminate(reason);
@@ -486,7 +477,7 @@ void RunExecutor::Private::runNext()
         r.status = Status::Failed;
         r.startedAt = r.finishedAt = QDateTime::currentDateTimeUtc();
         r.error
-            = u"the run exceeded its maximum run time of %1"_s.arg(formatDuration(job->maxRunTime));
+            = u"the run exceeded its maximum run time of %1"_s.arg(config::formatDuration(job->maxRunTime));
         result.steps.append(r);
         enterErrorPhase();
         return;

@@ -1,4 +1,5 @@
 #include "stepprocess.h"
+#include "sparky/config.h"
 
 #include <QLoggingCategory>
 #include <cerrno>
@@ -17,15 +18,6 @@ namespace {
 constexpr qsizetype kMaxLine = 1024 * 1024;
 constexpr qsizetype kMaxStdout = 8 * 1024 * 1024;
 
-QString formatDuration(std::chrono::seconds s)
-{
-    const qint64 v = s.count();
-    if (v % 3600 == 0 && v >= 3600)
-        return u"%1h"_s.arg(v / 3600);
-    if (v % 60 == 0 && v >= 60)
-        return u"%1m"_s.arg(v / 60);
-    return u"%1s"_s.arg(v);
-}
 } // namespace
 
 StepProcess::StepProcess(Spec spec, QObject *parent)
@@ -36,7 +28,7 @@ StepProcess::StepProcess(Spec spec, QObject *parent)
     m_killTimer.setSingleShot(true);
     connect(&m_timeout, &QTimer::timeout, this, [this] {
         m_timedOut = true;
-        terminate(u"timed out after %1"_s.arg(formatDuration(m_spec.timeout)));
+        terminate(u"timed out after %1"_s.arg(config::formatDuration(m_spec.timeout)));
     });
     connect(&m_killTimer, &QTimer::timeout, this, [this] {
         qCWarning(lcStep) << "process group" << m_pid << "ignored SIGTERM; sending SIGKILL";

@@ -304,6 +304,16 @@ Node Document::root(Errors *errors) const
     return Node(m_root, m_file, QString(), errors, 1, 1);
 }
 
+QString formatDuration(std::chrono::seconds duration)
+{
+    const qint64 v = duration.count();
+    if (v >= 3600 && v % 3600 == 0)
+        return u"%1h"_s.arg(v / 3600);
+    if (v >= 60 && v % 60 == 0)
+        return u"%1m"_s.arg(v / 60);
+    return u"%1s"_s.arg(v);
+}
+
 std::optional<std::chrono::seconds> parseDuration(QStringView text)
 {
     const QString t = text.trimmed().toString();

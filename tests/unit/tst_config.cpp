@@ -99,6 +99,26 @@ private Q_SLOTS:
         QCOMPARE(d ? d->count() : -1, seconds);
     }
 
+    void durationText_data()
+    {
+        QTest::addColumn<qint64>("seconds");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("zero") << qint64(0) << u"0s"_s;
+        QTest::newRow("seconds") << qint64(45) << u"45s"_s;
+        QTest::newRow("minutes") << qint64(300) << u"5m"_s;
+        QTest::newRow("odd minutes stay seconds") << qint64(90) << u"90s"_s;
+        QTest::newRow("hours") << qint64(43200) << u"12h"_s;
+        QTest::newRow("hour and a half") << qint64(5400) << u"90m"_s;
+    }
+    void durationText()
+    {
+        QFETCH(qint64, seconds);
+        QFETCH(QString, text);
+        QCOMPARE(formatDuration(std::chrono::seconds(seconds)), text);
+        // It reads back as what it says.
+        QCOMPARE(parseDuration(text).value_or(std::chrono::seconds(-1)).count(), seconds);
+    }
+
     void sizes_data()
     {
         QTest::addColumn<QString>("text");

@@ -105,6 +105,8 @@ private:
 
 // Parsers behind the getters, usable on their own (and unit-tested).
 std::optional<std::chrono::seconds> parseDuration(QStringView text);
+// The inverse for messages: the largest whole unit, "2h", "90m" → "90m", "45s", "0s".
+QString formatDuration(std::chrono::seconds duration);
 std::optional<qint64> parseByteSize(QStringView text);
 
 } // namespace sparky::config
