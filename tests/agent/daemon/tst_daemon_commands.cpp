@@ -9,6 +9,7 @@
 #include "outbox.h"
 #include "outboxpublisher.h"
 #include "daemontestsupport.h"
+#include "orchestratorside.h"
 #include "runmanager.h"
 #include "statestore.h"
 #include "testbroker.h"
@@ -45,37 +46,20 @@ class TestDaemonCommands : public QObject
     SigningKey m_forger = SigningKey::generate().value();
     QString m_gate;
     std::unique_ptr<AgentDaemon> m_daemon;
-    std::unique_ptr<AmqpClient> m_orchestrator; // publishes commands
-    std::unique_ptr<AmqpClient> m_eventsIn;     // reads sparky.orchestrator.events
-    QList<Envelope> m_events;                   // from our node, in arrival order
+    std::unique_ptr<OrchestratorSide> m_orchestrator; // publishes commands, reads events
     QList<std::tuple<QString, QString, QString, QString>> m_handled; // id, type, outcome, reason
 
     Envelope command(const QString &type, const QJsonObject &body, const QString &target = {})
     {
-        Envelope e = Envelope::make(type, target.isEmpty() ? m_node : target, body);
-        return e;
+        return Envelope::make(type, target.isEmpty() ? m_node : target, body);
     }
 
-    quint64 publish(const Envelope &e, bool brokerExpiry = true)
-    {
-        OutgoingMessage m;
-        m.exchange = QString(proto::kCommandsExchange);
-        m.routingKey = m_node; // always our queue: a misrouted command must still reach us
-        m.body = serializeEnvelope(e);
-        m.properties = propertiesFor(e, m_broker->orchestrator().user);
-        if (!brokerExpiry)
-            m.properties.expirationMs.reset();
-        m.mandatory = true;
-        return m_orchestrator->publish(std::move(m));
-    }
+    quint64 publish(const Envelope &e, bool brokerExpiry = true) { return m_orchestrator->publish(e, brokerExpiry); }
 
     Envelope signedCommand(const QString &type, const QJsonObject &body, const SigningKey &key, qint64 issuedAgo = 0,
                            std::chrono::seconds lifetime = 600s, const QString &target = {})
     {
-        Envelope e = command(type, body, target);
-        e.ts = QDateTime::currentDateTimeUtc().addSecs(-issuedAgo);
-        (void)signCommand(e, key, lifetime);
-        return e;
+        return m_orchestrator->signedCommand(type, body, key, issuedAgo, lifetime, target);
     }
 
     // Waits for the daemon to deal with a delivery of this id; returns (outcome, reason).
@@ -96,21 +80,12 @@ class TestDaemonCommands : public QObject
 
     QList<proto::CommandUpdate> updatesFor(const QString &commandId) const
     {
-        QList<proto::CommandUpdate> out;
-        for (const Envelope &e : m_events)
-            if (e.type == proto::type::CommandUpdate)
-                if (auto u = proto::CommandUpdate::fromJson(e.body); u && u->commandId == commandId)
-                    out << *u;
-        return out;
+        return m_orchestrator->updatesFor(commandId);
     }
 
     std::optional<proto::RunFinished> finishedEvent(const QString &runId) const
     {
-        for (const Envelope &e : m_events)
-            if (e.type == proto::type::RunFinished)
-                if (auto r = proto::RunFinished::fromJson(e.body); r && r->runId == runId)
-                    return *r;
-        return std::nullopt;
+        return m_orchestrator->finishedEvent(runId);
     }
 
     int runsOfCommand(const QString &commandId) const
@@ -177,18 +152,9 @@ private Q_SLOTS:
         auto path = y.write(m_dir.filePath(u"agent.yaml"_s));
         QVERIFY(path);
 
-        m_eventsIn = std::make_unique<AmqpClient>(m_broker->orchestrator());
-        connect(m_eventsIn.get(), &AmqpClient::delivered, this, [this](const Delivery &d) {
-            m_eventsIn->ack(d);
-            if (auto e = parseEnvelope(d.body); e && e->node == m_node && d.properties.userId == m_node)
-                m_events << *e;
-        });
-        m_eventsIn->consume(ConsumerOptions{QString(proto::kEventsQueue), 200});
-        m_orchestrator = std::make_unique<AmqpClient>(m_broker->orchestrator());
-        QSignalSpy eventsUp(m_eventsIn.get(), &AmqpClient::connected);
-        QSignalSpy orchestratorUp(m_orchestrator.get(), &AmqpClient::connected);
-        m_eventsIn->start();
-        m_orchestrator->start();
+        m_orchestrator = std::make_unique<OrchestratorSide>(m_broker, m_node);
+        auto up = m_orchestrator->start();
+        QVERIFY2(up, qPrintable(up ? QString() : up.error().toString()));
 
         DaemonOptions options;
         options.configPath = *path;
@@ -201,10 +167,8 @@ private Q_SLOTS:
         auto ok = m_daemon->start();
         QVERIFY2(ok, qPrintable(ok ? QString() : ok.error().toString()));
         QTRY_VERIFY_WITH_TIMEOUT(m_daemon->broker()->isConnected(), 20000);
-        QTRY_COMPARE_WITH_TIMEOUT(eventsUp.count(), 1, 20000);
-        QTRY_COMPARE_WITH_TIMEOUT(orchestratorUp.count(), 1, 20000);
         // The agent says hello through the broker.
-        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(m_events.cbegin(), m_events.cend(),
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(m_orchestrator->events().cbegin(), m_orchestrator->events().cend(),
                                              [](const Envelope &e) { return e.type == proto::type::AgentHello; }),
                                  20000);
     }
@@ -220,8 +184,6 @@ private Q_SLOTS:
         m_daemon.reset();
         if (m_orchestrator)
             m_orchestrator->stop();
-        if (m_eventsIn)
-            m_eventsIn->stop();
     }
 
     void backupRunIsAckedAtOnce()
@@ -441,9 +403,9 @@ private Q_SLOTS:
         client.start();
 
         auto make = [&](QLatin1StringView type) { return Envelope::make(QString(type), node, {}); };
-        // The m_events collector keeps only the main test node's events; collect this one's too.
+        // The orchestrator side keeps only the main test node's events; collect this one's too.
         QList<Envelope> mine;
-        auto conn = connect(m_eventsIn.get(), &AmqpClient::delivered, this, [&](const Delivery &d) {
+        auto conn = connect(m_orchestrator->eventsClient(), &AmqpClient::delivered, this, [&](const Delivery &d) {
             if (auto e = parseEnvelope(d.body); e && e->node == node)
                 mine << *e;
         });

@@ -8,6 +8,7 @@
 #include "agentdaemon.h"
 #include "agentmetrics.h"
 #include "daemontestsupport.h"
+#include "orchestratorside.h"
 #include "runmanager.h"
 #include "statestore.h"
 #include "testbroker.h"
@@ -45,64 +46,17 @@ class TestDaemonRestore : public QObject
     QString m_source;
     QString m_archive;
     std::unique_ptr<AgentDaemon> m_daemon;
-    std::unique_ptr<AmqpClient> m_orchestrator;
-    std::unique_ptr<AmqpClient> m_eventsIn;
-    QList<Envelope> m_events;
+    std::unique_ptr<OrchestratorSide> m_orchestrator;
 
     Envelope send(const QString &type, const QJsonObject &body)
     {
-        Envelope e = Envelope::make(type, m_node, body);
-        (void)signCommand(e, m_key, 600s);
-        OutgoingMessage m;
-        m.exchange = QString(proto::kCommandsExchange);
-        m.routingKey = m_node;
-        m.body = serializeEnvelope(e);
-        m.properties = propertiesFor(e, m_broker->orchestrator().user);
-        m.mandatory = true;
-        m_orchestrator->publish(std::move(m));
+        const Envelope e = m_orchestrator->signedCommand(type, body, m_key);
+        m_orchestrator->publish(e);
         return e;
     }
-
-    QList<proto::CommandUpdate> updatesFor(const QString &commandId) const
-    {
-        QList<proto::CommandUpdate> out;
-        for (const Envelope &e : m_events)
-            if (e.type == proto::type::CommandUpdate)
-                if (auto u = proto::CommandUpdate::fromJson(e.body); u && u->commandId == commandId)
-                    out << *u;
-        return out;
-    }
-
-    // The command's last update once it reached a final state (Succeeded/Failed/Rejected).
-    std::optional<proto::CommandUpdate> finalUpdate(const QString &commandId)
-    {
-        std::optional<proto::CommandUpdate> found;
-        (void)QTest::qWaitFor([&] {
-            for (const proto::CommandUpdate &u : updatesFor(commandId))
-                if (u.state == CmdState::Succeeded || u.state == CmdState::Failed
-                    || u.state == CmdState::Rejected) {
-                    found = u;
-                    return true;
-                }
-            return false;
-        }, 120000);
-        return found;
-    }
-
-    std::optional<proto::RunFinished> finishedEvent(const QString &runId)
-    {
-        std::optional<proto::RunFinished> found;
-        (void)QTest::qWaitFor([&] {
-            for (const Envelope &e : m_events)
-                if (e.type == proto::type::RunFinished)
-                    if (auto r = proto::RunFinished::fromJson(e.body); r && r->runId == runId) {
-                        found = *r;
-                        return true;
-                    }
-            return false;
-        }, 120000);
-        return found;
-    }
+    QList<proto::CommandUpdate> updatesFor(const QString &id) const { return m_orchestrator->updatesFor(id); }
+    std::optional<proto::CommandUpdate> finalUpdate(const QString &id) { return m_orchestrator->waitForFinalUpdate(id, 120000); }
+    std::optional<proto::RunFinished> finishedEvent(const QString &runId) { return m_orchestrator->waitForFinished(runId, 120000); }
 
     static QByteArray sha256(const QString &path)
     {
@@ -140,18 +94,9 @@ private Q_SLOTS:
         auto path = y.write(m_dir.filePath(u"agent.yaml"_s));
         QVERIFY(path);
 
-        m_eventsIn = std::make_unique<AmqpClient>(m_broker->orchestrator());
-        connect(m_eventsIn.get(), &AmqpClient::delivered, this, [this](const Delivery &d) {
-            m_eventsIn->ack(d);
-            if (auto e = parseEnvelope(d.body); e && e->node == m_node && d.properties.userId == m_node)
-                m_events << *e;
-        });
-        m_eventsIn->consume(ConsumerOptions{QString(proto::kEventsQueue), 200});
-        m_orchestrator = std::make_unique<AmqpClient>(m_broker->orchestrator());
-        QSignalSpy eventsUp(m_eventsIn.get(), &AmqpClient::connected);
-        QSignalSpy orchestratorUp(m_orchestrator.get(), &AmqpClient::connected);
-        m_eventsIn->start();
-        m_orchestrator->start();
+        m_orchestrator = std::make_unique<OrchestratorSide>(m_broker, m_node);
+        auto up = m_orchestrator->start();
+        QVERIFY2(up, qPrintable(up ? QString() : up.error().toString()));
 
         DaemonOptions options;
         options.configPath = *path;
@@ -160,8 +105,6 @@ private Q_SLOTS:
         auto ok = m_daemon->start();
         QVERIFY2(ok, qPrintable(ok ? QString() : ok.error().toString()));
         QTRY_VERIFY_WITH_TIMEOUT(m_daemon->broker()->isConnected(), 20000);
-        QTRY_COMPARE_WITH_TIMEOUT(eventsUp.count(), 1, 20000);
-        QTRY_COMPARE_WITH_TIMEOUT(orchestratorUp.count(), 1, 20000);
 
         // One archive to work with, made through a command like the rest.
         const Envelope backup = send(u"backup.run"_s, {{u"job"_s, u"files"_s}});
@@ -184,8 +127,6 @@ private Q_SLOTS:
         m_daemon.reset();
         if (m_orchestrator)
             m_orchestrator->stop();
-        if (m_eventsIn)
-            m_eventsIn->stop();
     }
 
     void listingsAnswerInTheCommandUpdate()
@@ -277,7 +218,7 @@ private Q_SLOTS:
         QFETCH(QString, mentions);
         if (body.value(u"archive"_s).toString() == u"@ARCHIVE@"_s)
             body.insert(u"archive"_s, m_archive);
-        const int runsBefore = int(m_events.size());
+        const qsizetype eventsBefore = m_orchestrator->events().size();
         const Envelope c = send(type, body);
         auto u = finalUpdate(c.id);
         QVERIFY(u);
@@ -285,8 +226,9 @@ private Q_SLOTS:
         QVERIFY2(u->error.contains(mentions), qPrintable(u->error));
         QVERIFY(!QFile::exists(u"/etc/sparky-evil"_s));
         // Nothing ran: no run.started among the events that came since.
-        for (qsizetype i = runsBefore; i < m_events.size(); ++i)
-            QVERIFY(m_events.at(i).type != proto::type::RunStarted);
+        const QList<Envelope> &events = m_orchestrator->events();
+        for (qsizetype i = eventsBefore; i < events.size(); ++i)
+            QVERIFY(events.at(i).type != proto::type::RunStarted);
     }
 };
 
