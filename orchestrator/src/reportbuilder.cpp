@@ -246,15 +246,19 @@ Expected<QJsonObject> ReportBuilder::build(const ReportOptions &opt)
         const bool isOnline = it->lastSeen >= offlineBefore;
         online += isOnline ? 1 : 0;
         const QString status = it->jobs.isEmpty() ? u"unknown"_s : it->status;
-        fleetStatus = worstStatus(fleetStatus, status);
+        // A node without jobs (a repository host, a node being set up) backs nothing up: it
+        // says "unknown" for itself but does not colour the fleet. Its silence shows in
+        // nodes_online and the node-silent alert.
+        if (!it->jobs.isEmpty())
+            fleetStatus = worstStatus(fleetStatus, status);
         nodeList.append(QJsonObject { { u"node"_s, it.key() }, { u"online"_s, isOnline },
             { u"last_seen"_s, timeOrNull(it->lastSeen) },
             { u"version"_s,
                 it->version.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(it->version) },
             { u"status"_s, status }, { u"jobs"_s, it->jobs } });
     }
-    if (nodes.isEmpty())
-        fleetStatus = u"unknown"_s;
+    if (jobs.isEmpty())
+        fleetStatus = u"unknown"_s; // nothing to judge (no nodes, or none with jobs)
 
     // ---- failures in the window (every kind) ----
     QJsonArray failures;

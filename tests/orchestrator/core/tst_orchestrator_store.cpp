@@ -558,6 +558,46 @@ private Q_SLOTS:
         QVERIFY2(f.error().message.contains(expected), qPrintable(f.error().message));
     }
 
+    // A repository host (a node with no jobs) is listed as unknown but leaves the fleet alone.
+    void nodeWithoutJobsDoesNotColourTheFleet()
+    {
+        EventStore store(*m_db);
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        QVERIFY(store.applyBatch(
+            { incoming(helloEnvelope(
+                  u"web-09"_s, { proto::JobInfo { u"home"_s, u"/r/w9"_s, u"@daily"_s, 86400 } })),
+                incoming(helloEnvelope(u"repo-09"_s, {})) },
+            {}));
+        AgentRun r { u"web-09"_s };
+        r.runId = u"w9-1"_s;
+        r.start = now.addSecs(-600);
+        QVERIFY(store.applyBatch(incoming(r.events()), {}));
+
+        ReportBuilder builder(*m_db);
+        ReportOptions o;
+        o.now = now;
+        o.node = u"web-09"_s;
+        auto web = builder.build(o);
+        QVERIFY2(web, qPrintable(web ? QString() : web.error().toString()));
+        QCOMPARE(web->value("fleet"_L1).toObject().value("status"_L1).toString(), u"success"_s);
+        o.node = u"repo-09"_s;
+        auto repo = builder.build(o);
+        QVERIFY(repo);
+        QCOMPARE(repo->value("nodes"_L1).toArray().first().toObject().value("status"_L1).toString(),
+            u"unknown"_s);
+        // Alone, it leaves nothing to judge: no jobs, so the fleet is unknown, not a success.
+        QCOMPARE(repo->value("fleet"_L1).toObject().value("jobs"_L1).toInt(), 0);
+        QCOMPARE(repo->value("fleet"_L1).toObject().value("status"_L1).toString(), u"unknown"_s);
+        // Together: the web node's success is the fleet's.
+        o.node.clear();
+        auto both = builder.build(o);
+        QVERIFY(both);
+        bool sawRepo = false;
+        for (const QJsonValue &n : both->value("nodes"_L1).toArray())
+            sawRepo = sawRepo || n.toObject().value("node"_L1).toString() == u"repo-09";
+        QVERIFY(sawRepo);
+    }
+
     void reportRollsUpAndMatchesTheSchema()
     {
         EventStore store(*m_db);
