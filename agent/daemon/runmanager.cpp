@@ -1,5 +1,4 @@
 #include "runmanager.h"
-#include "sparky/config.h"
 
 #include "clock.h"
 #include "logcategories.h"
@@ -7,6 +6,7 @@
 #include "runexecutor.h"
 #include "statestore.h"
 
+#include "sparky/config.h"
 #include "sparky/envelope.h"
 
 #include <QJsonDocument>

@@ -1,10 +1,11 @@
 #include "runbase.h"
-#include "sparky/config.h"
 
 #include "borgcall.h"
 #include "logtail.h"
 #include "repositorylocks.h"
 #include "stepprocess.h"
+
+#include "sparky/config.h"
 
 #include <QFileInfo>
 #include <QLoggingCategory>

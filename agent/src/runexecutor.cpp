@@ -1,5 +1,4 @@
 #include "runexecutor.h"
-#include "sparky/config.h"
 
 #include "archivename.h"
 #include "borgcommands.h"
@@ -8,6 +7,7 @@
 #include "logtail.h"
 #include "repositorylocks.h"
 #include "restoreexecutor.h"
+#include "sparky/config.h"
 #include "sparky/envelope.h"
 #include "sparky/secrets.h"
 #include "stepprocess.h"
@@ -23,7 +23,9 @@
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QSaveFile>
+#include <QTime>
 #include <QTimer>
+#include <algorithm>
 #include <memory>
 
 namespace sparky::agent {
@@ -124,6 +126,8 @@ struct RunExecutor::Private
     QElapsedTimer progressClock;
     QJsonArray archives;
     bool initialised = false;
+    ArchiveNameContext nameContext; // for re-expanding a name that already exists
+    int nameRetries = 0;
 
     // ---- flow ----
     void begin();
@@ -403,6 +407,7 @@ void RunExecutor::Private::buildPlan()
     ctx.hostname = config.hostname;
     ctx.node = config.node;
     ctx.user = qEnvironmentVariable("USER", u"root"_s);
+    nameContext = ctx;
     const QDateTime now = QDateTime::currentDateTime();
     QStringList series;
     if (!job->sources.isEmpty()) {
@@ -838,6 +843,29 @@ void RunExecutor::Private::onStepFinished(
                 }
             }
         }
+    }
+    // Archive names carry the time to the second: a run of the same job that finished within
+    // the same second took this name already. Take the next second's name and go again (a
+    // few times at most; a pattern without a time field fails with borg's message).
+    if (current.isArchive() && st == Status::Failed && nameRetries < 3 && !cancelled && !overtime
+        && std::any_of(stepErrors.cbegin(), stepErrors.cend(),
+            [](const QString &e) { return e.contains("already exists"_L1); })) {
+        ++nameRetries;
+        log(u"[%1] archive %2 already exists: retrying with the next second's name"_s.arg(
+            current.name, current.archiveName));
+        process.reset();
+        const int wait = 1000 - QTime::currentTime().msec() + 20;
+        QTimer::singleShot(wait, q, [this] {
+            if (done || cancelled || overtime || index < 0 || index >= plan.size())
+                return;
+            StepDef &step = plan[index];
+            ArchiveNameContext ctx = nameContext;
+            ctx.series = step.series;
+            step.archiveName
+                = ArchiveName::expand(job->archiveName, ctx, QDateTime::currentDateTime());
+            startStep(step);
+        });
+        return;
     }
     if (current.isArchive() && *code <= 1) {
         auto stats = BorgOutput::parseCreateResult(process->standardOutput());

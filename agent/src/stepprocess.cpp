@@ -1,4 +1,5 @@
 #include "stepprocess.h"
+
 #include "sparky/config.h"
 
 #include <QLoggingCategory>

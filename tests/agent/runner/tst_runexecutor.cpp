@@ -328,6 +328,36 @@ private Q_SLOTS:
         QVERIFY(names.contains(other.stats->archiveName));
     }
 
+    // Names carry the time to the second: a name taken in the second the run starts in (by
+    // another run of the job that just finished) moves to the next second instead of failing.
+    void aNameTakenInTheSameSecondMovesToTheNext()
+    {
+        const QString repo = path(u"repo-names"_s);
+        const AgentConfig cfg = config(repo,
+            "  names:\n    repository: repo\n    sources: [" + path(u"src/sub"_s).toUtf8()
+                + "]\n    archive_name: '{job}-{now:%Y-%m-%dT%H:%M:%S}'\n");
+        const RunFinished first = run(cfg, u"names"_s); // initialises the repository
+        QVERIFY2(first.status == Status::Success, qPrintable(describe(first)));
+
+        // The name of a second a moment ahead, taken by hand; the run starts in that second.
+        QDateTime target = QDateTime::currentDateTime().addSecs(4);
+        target.setTime(QTime(target.time().hour(), target.time().minute(), target.time().second()));
+        const QString taken = u"names-"_s + target.toString(u"yyyy-MM-dd"_s) + u'T'
+            + target.toString(u"HH:mm:ss"_s);
+        int code = -1;
+        borg({ u"create"_s, repo + u"::"_s + taken, path(u"src/sub"_s) }, &code);
+        QCOMPARE(code, 0);
+        QVERIFY(QTest::qWaitFor([&] { return QDateTime::currentDateTime() >= target; }, 10000));
+        const RunFinished second = run(cfg, u"names"_s);
+        QVERIFY2(second.status == Status::Success, qPrintable(describe(second)));
+        QVERIFY(second.stats.has_value());
+        QVERIFY2(second.stats->archiveName != taken, qPrintable(second.stats->archiveName));
+        QVERIFY(second.stats->archiveName.startsWith(u"names-"_s));
+        QVERIFY2(second.logTail.contains(u"already exists: retrying"_s), qPrintable(second.logTail));
+        const QStringList listed = archives(repo);
+        QVERIFY(listed.contains(taken) && listed.contains(second.stats->archiveName));
+    }
+
     void wrongPassphraseIsAnErrorNeverAnInit()
     {
         const QString repo = path(u"repo-wrongpass"_s);
