@@ -67,8 +67,8 @@ bool isValidMessageType(QStringView type)
 
 bool isValidMessageId(QStringView id)
 {
-    static const QRegularExpression re(u"^[A-Za-z0-9._:-]{1,64}$"_s);
-    return re.match(id).hasMatch();
+    static const QRegularExpression re(u"^[A-Za-z0-9._:-]+$"_s);
+    return id.size() <= kMaxIdLength && re.match(id).hasMatch();
 }
 
 QString newMessageId()
