@@ -17,6 +17,7 @@
 // Usage: bench_ingest [--events N] [--runs R] [--queries Q] [--rpc-backend sqlite|postgres|both]
 //                     [--skip-ingest] [--skip-rpc] [--batch-size 500] [--prefetch 1000]
 
+#include "eventloopwait.h"
 #include "database.h"
 #include "ingestor.h"
 #include "rpcclient.h"
@@ -171,7 +172,7 @@ void publishAll(AmqpClient &publisher, const QList<OutgoingMessage> &messages)
         &publisher, &AmqpClient::publishFailed, &ctx, [&](quint64, const Error &) { ++failed; });
     for (const OutgoingMessage &m : messages)
         publisher.publish(m);
-    if (!QTest::qWaitFor([&] { return confirmed + failed >= messages.size(); }, 600000)
+    if (!sparky::bench::waitUntil([&] { return confirmed + failed >= messages.size(); }, 600000)
         || failed > 0)
         die(u"publishing failed (%1 failures)"_s.arg(failed));
 }
@@ -206,7 +207,7 @@ double baseline(const BrokerSettings &orchestrator, int count)
     });
     consumer.consume(ConsumerOptions { QString(proto::kEventsQueue), g_ingest.prefetch, false });
     consumer.start();
-    if (!QTest::qWaitFor([&] { return seen >= count; }, 600000))
+    if (!sparky::bench::waitUntil([&] { return seen >= count; }, 600000))
         die(u"baseline: only %1 of %2 delivered"_s.arg(seen).arg(count));
     const double seconds = clock.nsecsElapsed() / 1e9;
     flush();
@@ -228,7 +229,7 @@ double ingest(const BrokerSettings &orchestrator, const StoreSettings &store, in
         [&](const BatchOutcome &o) { stored += quint64(o.stored + o.duplicates); });
     ingestor.start();
     consumer.start();
-    if (!QTest::qWaitFor([&] { return stored >= quint64(count); }, 900000))
+    if (!sparky::bench::waitUntil([&] { return stored >= quint64(count); }, 900000))
         die(u"ingest: only %1 of %2 stored"_s.arg(stored).arg(count));
     const double seconds = clock.nsecsElapsed() / 1e9;
     ingestor.stop();
@@ -336,7 +337,7 @@ void rpcLatency(test::TestBroker &broker, const StoreSettings &store, const QStr
     RpcClient client(&caller);
     QSignalSpy up(&caller, &AmqpClient::connected);
     caller.start();
-    if (!QTest::qWaitFor([&] { return up.count() > 0 && server.isConnected(); }, 30000))
+    if (!sparky::bench::waitUntil([&] { return up.count() > 0 && server.isConnected(); }, 30000))
         die(u"RPC: not connected"_s);
 
     // The mix a console produces: newest first, per node, per node+job, failures, a time
@@ -504,7 +505,7 @@ int main(int argc, char **argv)
         die(node.error().toString());
     AmqpClient publisher(*node);
     publisher.start();
-    if (!QTest::qWaitFor([&] { return publisher.isConnected(); }, 30000))
+    if (!sparky::bench::waitUntil([&] { return publisher.isConnected(); }, 30000))
         die(u"publisher not connected"_s);
     const BrokerSettings orchestrator = (*broker)->orchestrator();
 

@@ -28,6 +28,7 @@
 //                              [--wave 50] [--idle-seconds 10] [--batch-wait-ms N] [--keep]
 // --batch-wait-ms sets the orchestrator's ingest.batch_wait_ms (default: its own, 50 ms).
 
+#include "eventloopwait.h"
 #include "brokermanagement.h"
 #include "rpcclient.h"
 #include "sparky/amqpclient.h"
@@ -41,7 +42,6 @@
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QElapsedTimer>
-#include <QEventLoop>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -107,34 +107,8 @@ void say(const QString &what)
     std::fflush(stdout);
 }
 
-// Waits (turning the event loop) until `done` holds, checking every `pollMs`.
-bool waitUntil(const std::function<bool()> &done, int timeoutMs, int pollMs = 10)
-{
-    if (done())
-        return true;
-    QEventLoop loop;
-    QTimer tick;
-    tick.setTimerType(Qt::PreciseTimer);
-    tick.setInterval(pollMs);
-    const QDeadlineTimer deadline(timeoutMs);
-    bool ok = false;
-    QObject::connect(&tick, &QTimer::timeout, &loop, [&] {
-        if (done()) {
-            ok = true;
-            loop.quit();
-        } else if (deadline.hasExpired()) {
-            loop.quit();
-        }
-    });
-    tick.start();
-    loop.exec();
-    return ok;
-}
-
-void pause(int ms)
-{
-    (void)waitUntil([] { return false; }, ms, ms);
-}
+using sparky::bench::pause;
+using sparky::bench::waitUntil;
 
 // ---- statistics and the machine ----
 
