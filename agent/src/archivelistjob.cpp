@@ -2,6 +2,7 @@
 
 #include "borgcall.h"
 #include "borgcommands.h"
+#include "borgoutput.h"
 #include "sparky/envelope.h"
 
 #include <QDateTime>
@@ -12,21 +13,6 @@
 namespace sparky::agent {
 
 using namespace Qt::StringLiterals;
-
-namespace {
-
-QString isoUtc(const QString &borgTime)
-{
-    QDateTime t = QDateTime::fromString(borgTime.left(23), Qt::ISODateWithMs);
-    if (!t.isValid())
-        t = QDateTime::fromString(borgTime.left(19), Qt::ISODate);
-    if (!t.isValid())
-        return {};
-    t.setTimeZone(QTimeZone::utc());
-    return formatTimestamp(t);
-}
-
-} // namespace
 
 ArchiveListJob::ArchiveListJob(
     const AgentConfig &config, QString job, bool withStats, int last, QObject *parent)
@@ -93,7 +79,7 @@ void ArchiveListJob::onListed()
         if (!s)
             continue;
         QJsonObject o { { u"name"_s, name }, { u"id"_s, a.value("id"_L1).toString() },
-            { u"start"_s, isoUtc(a.value("start"_L1).toString()) }, { u"series"_s, s->series },
+            { u"start"_s, BorgOutput::isoUtc(a.value("start"_L1).toString()) }, { u"series"_s, s->series },
             { u"kind"_s, s->kindName() } };
         if (s->kind == ArchiveSeries::Kind::Database) {
             o.insert(u"database"_s, s->database);
@@ -161,7 +147,7 @@ void ArchiveListJob::nextInfo()
                     { u"compressed_size"_s, st.value("compressed_size"_L1) },
                     { u"deduplicated_size"_s, st.value("deduplicated_size"_L1) },
                     { u"files"_s, st.value("nfiles"_L1) } });
-            if (const QString end = isoUtc(info.value("end"_L1).toString()); !end.isEmpty())
+            if (const QString end = BorgOutput::isoUtc(info.value("end"_L1).toString()); !end.isEmpty())
                 o.insert(u"end"_s, end);
             o.insert(u"duration_seconds"_s, info.value("duration"_L1).toDouble());
             m_archives.replace(*at, o);

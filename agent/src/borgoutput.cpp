@@ -1,8 +1,12 @@
 #include "borgoutput.h"
 
+#include "sparky/envelope.h"
+
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTimeZone>
 
 namespace sparky::agent {
 
@@ -105,6 +109,19 @@ QString BorgOutput::repositoryId(const QByteArray &json)
 {
     const QJsonDocument doc = QJsonDocument::fromJson(json);
     return doc.object().value("repository"_L1).toObject().value("id"_L1).toString();
+}
+
+QString BorgOutput::isoUtc(const QString &borgTime)
+{
+    if (borgTime.isEmpty())
+        return {};
+    QDateTime t = QDateTime::fromString(borgTime.left(23), Qt::ISODateWithMs);
+    if (!t.isValid())
+        t = QDateTime::fromString(borgTime.left(19), Qt::ISODate);
+    if (!t.isValid())
+        return {};
+    t.setTimeZone(QTimeZone::utc());
+    return formatTimestamp(t);
 }
 
 } // namespace sparky::agent

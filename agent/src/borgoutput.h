@@ -59,6 +59,9 @@ public:
     static Expected<protocol::RunStats> parseCreateResult(const QByteArray &json);
     // `borg list --json` stdout → repository id (empty on failure).
     static QString repositoryId(const QByteArray &json);
+    // A time as borg prints it ("2026-11-25T02:00:04.512000", naive: the agent runs borg with
+    // TZ=UTC) → our UTC timestamp text; empty when it is not one.
+    static QString isoUtc(const QString &borgTime);
 };
 
 } // namespace sparky::agent

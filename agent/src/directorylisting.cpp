@@ -1,5 +1,7 @@
 #include "directorylisting.h"
 
+#include "borgoutput.h"
+#include "runlimits.h"
 #include "sparky/envelope.h"
 
 #include <QDateTime>
@@ -24,25 +26,6 @@ QString typeName(const QString &borgType)
     if (borgType == "l"_L1)
         return u"link"_s;
     return u"other"_s;
-}
-
-// borg prints naive times; the agent runs borg list with TZ=UTC, so they are UTC.
-QString isoUtc(const QString &borgTime)
-{
-    if (borgTime.isEmpty())
-        return {};
-    QDateTime t = QDateTime::fromString(borgTime.left(23), Qt::ISODateWithMs);
-    if (!t.isValid())
-        t = QDateTime::fromString(borgTime.left(19), Qt::ISODate);
-    if (!t.isValid())
-        return {};
-    t.setTimeZone(QTimeZone::utc());
-    return formatTimestamp(t);
-}
-
-QString clip(const QString &s, qsizetype max)
-{
-    return s.size() <= max ? s : s.left(max - 1) + u'…';
 }
 
 } // namespace
@@ -186,7 +169,7 @@ void DirectoryListing::addItem(const QJsonObject &item)
     e.mtime = item.value("mtime"_L1).toString();
     e.mode = item.value("mode"_L1).toString();
     if (borgType == "l"_L1)
-        e.target = clip(item.value("linktarget"_L1).toString(), kMaxLinkTarget);
+        e.target = clipText(item.value("linktarget"_L1).toString(), kMaxLinkTarget);
     e.synthetic = false;
     e.healthy = item.value("healthy"_L1).toBool(true);
     addChild(Key { e.type != "dir"_L1, rest.toString() }, &e);
@@ -234,7 +217,7 @@ QJsonObject DirectoryListing::page() const
         QJsonObject o { { u"name"_s, key.name }, { u"type"_s, e.type } };
         if (e.type != "dir"_L1 || !e.synthetic)
             o.insert(u"size"_s, e.size);
-        if (const QString t = isoUtc(e.mtime); !t.isEmpty())
+        if (const QString t = BorgOutput::isoUtc(e.mtime); !t.isEmpty())
             o.insert(u"mtime"_s, t);
         if (!e.mode.isEmpty())
             o.insert(u"mode"_s, e.mode);

@@ -3,6 +3,7 @@
 #include "borgcall.h"
 #include "logtail.h"
 #include "repositorylocks.h"
+#include "runlimits.h"
 #include "stepprocess.h"
 
 #include "sparky/config.h"
@@ -18,14 +19,6 @@ using protocol::Status;
 Q_LOGGING_CATEGORY(lcRunBase, "sparky.agent.runner.restore")
 
 namespace {
-
-constexpr qint64 kProgressIntervalMs = 1000;
-constexpr qsizetype kMaxStepError = 4000;
-
-QString clip(const QString &s, qsizetype max)
-{
-    return s.size() <= max ? s : s.left(max - 1) + u'…';
-}
 
 } // namespace
 
@@ -223,7 +216,7 @@ void RunBase::endStep(Status status, std::optional<int> exitCode, const QString 
     m_step.status = status;
     m_step.exitCode = exitCode;
     m_step.finishedAt = QDateTime::currentDateTimeUtc();
-    m_step.error = clip(redact(error), kMaxStepError);
+    m_step.error = clipText(redact(error), kMaxStepError);
     m_result.steps.append(m_step);
     log(u"[%1] %2%3"_s.arg(m_step.name, protocol::statusName(status),
         m_step.error.isEmpty() ? QString() : u": "_s + m_step.error));
@@ -339,7 +332,7 @@ void RunBase::emitProgress(const QString &step, qint64 bytes, qint64 files, cons
     p.step = step;
     p.originalSize = bytes;
     p.files = files;
-    p.currentPath = clip(redact(path), 1024);
+    p.currentPath = clipText(redact(path), kMaxProgressPath);
     Q_EMIT progress(p);
 }
 
@@ -394,7 +387,7 @@ void RunBase::finish()
     if (status == Status::Warning && m_result.error.isEmpty())
         m_result.error = firstWarning;
     m_result.status = status;
-    m_result.error = clip(redact(m_result.error), 16000);
+    m_result.error = clipText(redact(m_result.error), kMaxRunError);
     if (!m_result.failedStep.isEmpty())
         m_tail->append(u"run %1: %2 at step %3: %4"_s.arg(
             m_request.runId, protocol::statusName(status), m_result.failedStep, m_result.error));

@@ -1,6 +1,7 @@
 #include "eventstore.h"
 
 #include "orchestratorlogging.h"
+#include "sparky/jsonfields.h"
 
 #include <QHash>
 #include <QJsonArray>
@@ -28,16 +29,6 @@ QVariant msOrNull(const QDateTime &t)
 QVariant textOrNull(const QString &s)
 {
     return s.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(s);
-}
-
-QString compact(const QJsonObject &o)
-{
-    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
-}
-
-QString compact(const QJsonArray &a)
-{
-    return QString::fromUtf8(QJsonDocument(a).toJson(QJsonDocument::Compact));
 }
 
 // The first bytes of a refused message as text an operator can read (and every SQL engine
@@ -375,7 +366,7 @@ Result EventStore::applyHeartbeat(const QString &node, const proto::AgentHeartbe
         " running_runs = excluded.running_runs, uptime_seconds = excluded.uptime_seconds"
         " WHERE nodes.heartbeat_at IS NULL OR nodes.heartbeat_at <= excluded.heartbeat_at"_s,
         { node, ts, ts, h.version, textOrNull(h.configDigest), ts, h.outboxMessages,
-            compact(QJsonArray::fromStringList(h.runningRuns)), h.uptimeSeconds });
+            json::compactText(QJsonArray::fromStringList(h.runningRuns)), h.uptimeSeconds });
     if (!q)
         return q.error();
     return {};
@@ -465,7 +456,7 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
         if (!p.currentPath.isEmpty())
             body.insert(u"current_path"_s, p.currentPath);
         rows.append({ runKey(node, p.runId), node, p.runId, p.job, u"backup"_s, u"running"_s, ts,
-            compact(body), ts, nowMs });
+            json::compactText(body), ts, nowMs });
     }
     if (auto ok
         = writeRows(u"INSERT INTO runs (id, node, run_id, job, kind, status, started_at, progress,"
@@ -510,9 +501,9 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
             statOrNull(stats.originalSize), statOrNull(stats.compressedSize),
             statOrNull(stats.deduplicatedSize), statOrNull(stats.files),
             textOrNull(stats.archiveName), textOrNull(stats.archiveId), textOrNull(r.failedStep),
-            textOrNull(r.error), textOrNull(r.logTail.right(proto::kMaxLogTail)), compact(steps),
+            textOrNull(r.error), textOrNull(r.logTail.right(proto::kMaxLogTail)), json::compactText(steps),
             r.details.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                : QVariant(compact(r.details)),
+                                : QVariant(json::compactText(r.details)),
             nowMs });
         if (!r.repository.isEmpty()) {
             RepoMark &mark = repos[{ node, r.repository }];

@@ -72,9 +72,10 @@ QJsonObject errorReply(const Error &e)
     }
 }
 
-QString compact(const QJsonObject &o, qsizetype max = 4096)
+// Audit rows keep the first 4 KiB of the params.
+QString auditParams(const QJsonObject &o)
 {
-    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)).left(max);
+    return j::compactText(o).left(4096);
 }
 
 } // namespace
@@ -414,7 +415,7 @@ void RpcServer::finish(const Call &call, const QJsonObject &answer, bool writeAu
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ok = excluded.ok,"
             " result = excluded.result, error = excluded.error"_s,
             { call.requestId, QDateTime::currentMSecsSinceEpoch(), call.user, roleName(call.role),
-                call.name, compact(call.params), ok ? 1 : 0, resultText, errorText });
+                call.name, auditParams(call.params), ok ? 1 : 0, resultText, errorText });
         if (!a)
             qCWarning(lcRpc).noquote() << "could not write the audit log for" << call.name
                                        << "by" << call.user << ":" << a.error().toString();
@@ -481,7 +482,7 @@ void RpcServer::startWaiting(
         u"INSERT INTO audit_log (id, ts, actor, role, method, params, ok, result, error)"
         " VALUES (?, ?, ?, ?, ?, ?, 1, ?, NULL) ON CONFLICT (id) DO NOTHING"_s,
         { call.requestId, QDateTime::currentMSecsSinceEpoch(), call.user, roleName(call.role),
-            call.name, compact(call.params),
+            call.name, auditParams(call.params),
             auditText(QJsonObject { { u"command_id"_s, rec->id }, { u"node"_s, rec->node },
                           { u"state"_s, u"waiting"_s } },
                 4096) });

@@ -1,5 +1,7 @@
 #include "sparky/jsonfields.h"
 
+#include <QJsonDocument>
+
 #include <cmath>
 
 namespace sparky::json {
@@ -133,6 +135,16 @@ Result rejectUnknownKeys(const QJsonObject &o, std::initializer_list<QLatin1Stri
                                                          QString(context), it.key().left(64)));
     }
     return {};
+}
+
+QString compactText(const QJsonObject &o)
+{
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+QString compactText(const QJsonArray &a)
+{
+    return QString::fromUtf8(QJsonDocument(a).toJson(QJsonDocument::Compact));
 }
 
 } // namespace sparky::json

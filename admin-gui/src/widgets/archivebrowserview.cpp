@@ -7,6 +7,7 @@
 #include "modelroles.h"
 #include "nodejobselector.h"
 #include "rundetails.h"
+#include "tableviews.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -24,23 +25,6 @@
 namespace sparky::admin {
 
 using namespace Qt::StringLiterals;
-
-namespace {
-
-QTableView *makeTable(const QString &name, QWidget *parent)
-{
-    auto *t = new QTableView(parent);
-    t->setObjectName(name);
-    t->setSelectionBehavior(QAbstractItemView::SelectRows);
-    t->setSelectionMode(QAbstractItemView::SingleSelection);
-    t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    t->setAlternatingRowColors(true);
-    t->verticalHeader()->hide();
-    t->horizontalHeader()->setStretchLastSection(true);
-    return t;
-}
-
-} // namespace
 
 ArchiveBrowserView::ArchiveBrowserView(
     RpcInvoker *invoker, FleetModel *fleet, Dialogs *dialogs, QWidget *parent)
@@ -75,7 +59,7 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_archiveProxy = new QSortFilterProxyModel(this);
     m_archiveProxy->setSourceModel(m_archives);
     m_archiveProxy->setSortRole(RawValueRole);
-    m_archiveTable = makeTable(u"archiveTable"_s, top);
+    m_archiveTable = makeRowTable(u"archiveTable"_s, top);
     m_archiveTable->setModel(m_archiveProxy);
     m_archiveTable->setSortingEnabled(true);
     m_archiveTable->sortByColumn(ArchiveListModel::StartColumn, Qt::DescendingOrder);
@@ -105,7 +89,7 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_browseProxy = new QSortFilterProxyModel(this);
     m_browseProxy->setSourceModel(m_browser);
     m_browseProxy->setSortRole(RawValueRole);
-    m_browseTable = makeTable(u"browseTable"_s, bottom);
+    m_browseTable = makeRowTable(u"browseTable"_s, bottom);
     m_browseTable->setModel(m_browseProxy);
     m_browseTable->setSortingEnabled(true);
     m_browseTable->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder); // agent order

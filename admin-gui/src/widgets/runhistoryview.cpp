@@ -5,6 +5,7 @@
 #include "nodejobselector.h"
 #include "rundetails.h"
 #include "runhistorymodel.h"
+#include "tableviews.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -24,23 +25,6 @@
 namespace sparky::admin {
 
 using namespace Qt::StringLiterals;
-
-namespace {
-
-QTableView *makeTable(const QString &name, QWidget *parent)
-{
-    auto *t = new QTableView(parent);
-    t->setObjectName(name);
-    t->setSelectionBehavior(QAbstractItemView::SelectRows);
-    t->setSelectionMode(QAbstractItemView::SingleSelection);
-    t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    t->setAlternatingRowColors(true);
-    t->verticalHeader()->hide();
-    t->horizontalHeader()->setStretchLastSection(true);
-    return t;
-}
-
-} // namespace
 
 RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *parent)
     : QWidget(parent)
@@ -96,7 +80,7 @@ RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *
     m_proxy = new QSortFilterProxyModel(this);
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(RawValueRole);
-    m_table = makeTable(u"runTable"_s, top);
+    m_table = makeRowTable(u"runTable"_s, top);
     m_table->setModel(m_proxy);
     m_table->setSortingEnabled(true);
     m_table->horizontalHeader()->setSortIndicator(-1, Qt::DescendingOrder); // server order
@@ -128,7 +112,7 @@ RunHistoryView::RunHistoryView(RpcInvoker *invoker, FleetModel *fleet, QWidget *
     m_error->setStyleSheet(u"color: #a61b29;"_s);
     detail->addWidget(m_error);
     auto *lower = new QSplitter(Qt::Horizontal, bottom);
-    m_steps = makeTable(u"runStepsTable"_s, lower);
+    m_steps = makeRowTable(u"runStepsTable"_s, lower);
     m_steps->setModel(m_details->steps());
     lower->addWidget(m_steps);
     m_log = new QPlainTextEdit(lower);

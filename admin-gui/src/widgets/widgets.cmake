@@ -24,6 +24,8 @@ add_library(sparky_admin_widgets STATIC
     ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets/runhistoryview.h
     ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets/runnowview.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets/runnowview.h
+    ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets/tableviews.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets/tableviews.h
 )
 target_include_directories(sparky_admin_widgets PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src/widgets)
 target_link_libraries(sparky_admin_widgets PUBLIC sparky_admin_models Qt6::Widgets Qt6::Charts)

@@ -34,6 +34,10 @@ Expected<QStringList> requireStringList(const QJsonObject &o, QLatin1StringView 
 Expected<QJsonObject> requireObject(const QJsonObject &o, QLatin1StringView key,
                                     QLatin1StringView context = QLatin1StringView("body"));
 
+// The document as one line of JSON (for the store, logs and audit rows).
+QString compactText(const QJsonObject &o);
+QString compactText(const QJsonArray &a);
+
 // Errors for keys not in `allowed` (catches typos and smuggled fields).
 Result rejectUnknownKeys(const QJsonObject &o, std::initializer_list<QLatin1StringView> allowed,
                          QLatin1StringView context = QLatin1StringView("body"));
