@@ -76,6 +76,7 @@ BorgCall::BorgCall(const AgentConfig &config, const RepositoryConfig &repo, QStr
     m_spec.environment
         = BorgCommands::environment(config, repo, QProcessEnvironment::systemEnvironment());
     m_spec.environment.insert(u"TZ"_s, u"UTC"_s);
+    m_sshLog.attach(config, repo, m_spec.environment);
     if (passphrase) {
         m_spec.secret = *passphrase;
         m_spec.secretFdVariable = u"BORG_PASSPHRASE_FD"_s;
@@ -117,6 +118,7 @@ void BorgCall::start()
             m_outcome = outcome;
             m_exitCode = exitCode;
             m_processError = errorText;
+            m_sshLines = m_sshLog.take();
             // Leave StepProcess's emission before anyone deletes us.
             QTimer::singleShot(0, this, [this] {
                 if (m_done)
@@ -161,16 +163,20 @@ QByteArray BorgCall::standardOutput() const
 
 QString BorgCall::errorText() const
 {
+    QString text;
     if (m_outcome == StepProcess::Outcome::Exited) {
         if (m_exitCode == 0)
             return {};
         if (m_exitCode == 1)
             return m_messages.warnings().join(u"; "_s);
-        return m_messages.errorText(u"borg"_s, m_exitCode);
+        text = m_messages.errorText(u"borg"_s, m_exitCode);
+    } else {
+        text = m_processError;
+        if (!m_messages.errors().isEmpty())
+            text += u": "_s + m_messages.errorText(u"borg"_s, m_exitCode);
     }
-    QString text = m_processError;
-    if (!m_messages.errors().isEmpty())
-        text += u": "_s + m_messages.errorText(u"borg"_s, m_exitCode);
+    for (const QString &l : m_sshLines)
+        text += u"; ssh: "_s + l;
     return text;
 }
 

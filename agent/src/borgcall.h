@@ -12,6 +12,7 @@
 #include "agentconfig.h"
 #include "borgmessages.h"
 #include "redactor.h"
+#include "sshlog.h"
 #include "sparky/error.h"
 #include "sparky/protocol.h"
 #include "stepprocess.h"
@@ -71,8 +72,11 @@ public:
     const BorgMessages &messages() const { return m_messages; }
     QByteArray standardOutput() const;
     // What went wrong, for the operator: the process error (timed out, terminated, could not
-    // start) and/or borg's own error messages. Empty on success.
+    // start) and/or borg's own error messages, and for an ssh:// repository what ssh said.
+    // Empty on success.
     QString errorText() const;
+    // ssh's own messages (ssh:// repositories; see SshLog), whatever the outcome.
+    const QStringList &sshMessages() const { return m_sshLines; }
 
 Q_SIGNALS:
     void finished();
@@ -86,6 +90,8 @@ private:
     StepProcess::Outcome m_outcome = StepProcess::Outcome::FailedToStart;
     int m_exitCode = -1;
     QString m_processError;
+    SshLog m_sshLog;
+    QStringList m_sshLines;
     bool m_done = false;
 };
 

@@ -197,7 +197,7 @@ QString BorgCommands::shellQuote(const QString &word)
     return u'\'' + w + u'\'';
 }
 
-QString BorgCommands::borgRsh(const RepositoryConfig &repo)
+QString BorgCommands::borgRsh(const RepositoryConfig &repo, const QString &logFile)
 {
     if (!repo.isRemote())
         return {};
@@ -206,6 +206,8 @@ QString BorgCommands::borgRsh(const RepositoryConfig &repo)
         parts << u"-i"_s << shellQuote(repo.sshKey) << u"-o"_s << u"IdentitiesOnly=yes"_s;
     for (const QString &o : repo.sshOptions)
         parts << u"-o"_s << shellQuote(o);
+    if (!logFile.isEmpty())
+        parts << u"-E"_s << shellQuote(logFile);
     return parts.join(u' ');
 }
 

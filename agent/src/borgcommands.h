@@ -50,7 +50,8 @@ public:
         const RepositoryConfig &repo, const QString &archive, const QString &member);
 
     // ssh command line for BORG_RSH (empty for local repositories): BatchMode=yes always.
-    static QString borgRsh(const RepositoryConfig &repo);
+    // `ssh -o BatchMode=yes …` for BORG_RSH; with `logFile`, ssh logs there (-E) instead of stderr.
+    static QString borgRsh(const RepositoryConfig &repo, const QString &logFile = {});
     // `base` minus any BORG_*/PGPASSWORD it carried, plus the pinned borg settings
     // (BORG_BASE_DIR under the state dir, BORG_HOST_ID, relocation/unencrypted refusals,
     // BORG_RSH, BORG_PASSCOMMAND). The passphrase file is NOT read here.

@@ -7,6 +7,8 @@
 #include "logtail.h"
 #include "repositorylocks.h"
 #include "restoreexecutor.h"
+#include "runlimits.h"
+#include "sshlog.h"
 #include "sparky/config.h"
 #include "sparky/envelope.h"
 #include "sparky/secrets.h"
@@ -38,9 +40,6 @@ Q_LOGGING_CATEGORY(lcRunner, "sparky.agent.runner")
 
 namespace {
 
-constexpr qint64 kProgressIntervalMs = 1000;
-constexpr qsizetype kMaxStepError = 4000;
-
 enum class StepType { Init, Hook, Create, Dump, DumpGlobals, Prune, Compact, Check };
 
 struct StepDef
@@ -57,11 +56,6 @@ struct StepDef
         return type == StepType::Create || type == StepType::Dump || type == StepType::DumpGlobals;
     }
 };
-
-QString clip(const QString &s, qsizetype max)
-{
-    return s.size() <= max ? s : s.left(max - 1) + u'…';
-}
 
 QString markerPath(const AgentConfig &config, const RepositoryConfig &repo)
 {
@@ -128,6 +122,7 @@ struct RunExecutor::Private
     bool initialised = false;
     ArchiveNameContext nameContext; // for re-expanding a name that already exists
     int nameRetries = 0;
+    SshLog sshLog; // ssh's own messages for the running borg (ssh:// repositories)
 
     // ---- flow ----
     void begin();
@@ -634,6 +629,8 @@ void RunExecutor::Private::startStep(const StepDef &step)
 
 void RunExecutor::Private::startProcess(StepProcess::Spec spec)
 {
+    if (current.type != StepType::Hook)
+        sshLog.attach(config, *repo, spec.environment);
     log(u"[%1] $ %2 %3"_s.arg(current.name, spec.program, spec.arguments.join(u' ')));
     process = std::make_unique<StepProcess>(std::move(spec));
     QObject::connect(process.get(), &StepProcess::outputLine, q,
@@ -669,7 +666,7 @@ void RunExecutor::Private::onOutput(const QByteArray &raw, bool fromStderr)
         p.compressedSize = line.compressedSize;
         p.deduplicatedSize = line.deduplicatedSize;
         p.files = line.files;
-        p.currentPath = clip(tail.redactor().redact(line.path), 1024);
+        p.currentPath = clipText(tail.redactor().redact(line.path), kMaxProgressPath);
         Q_EMIT q->progress(p);
         return;
     }
@@ -714,6 +711,14 @@ void RunExecutor::Private::onStepFinished(
 {
     if (done)
         return;
+    // Why ssh could not connect, when borg failed: borg itself may only say "Connection closed".
+    const QStringList sshLines = sshLog.take();
+    const bool borgFailed = outcome != StepProcess::Outcome::Exited || exitCode >= 2;
+    for (const QString &l : sshLines) {
+        log(u"[%1] ssh: %2"_s.arg(current.name, l));
+        if (borgFailed)
+            stepErrors.append(u"ssh: "_s + l);
+    }
     const std::optional<int> code
         = outcome == StepProcess::Outcome::Exited ? std::optional<int>(exitCode) : std::nullopt;
     if (!code) {
@@ -904,7 +909,7 @@ void RunExecutor::Private::recordStep(
     currentResult.status = status;
     currentResult.exitCode = exitCode;
     currentResult.finishedAt = QDateTime::currentDateTimeUtc();
-    currentResult.error = clip(tail.redactor().redact(error), kMaxStepError);
+    currentResult.error = clipText(tail.redactor().redact(error), kMaxStepError);
     result.steps.append(currentResult);
     log(u"[%1] %2%3"_s.arg(current.name, protocol::statusName(status),
         error.isEmpty() ? QString() : u": "_s + currentResult.error));
@@ -965,7 +970,7 @@ void RunExecutor::Private::finish()
     if (status == Status::Warning && result.error.isEmpty())
         result.error = firstWarning;
     result.status = status;
-    result.error = clip(tail.redactor().redact(result.error), 16000);
+    result.error = clipText(tail.redactor().redact(result.error), kMaxRunError);
 
     if (!archives.isEmpty()) {
         protocol::RunStats total;

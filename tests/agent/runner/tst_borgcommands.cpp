@@ -206,6 +206,9 @@ private Q_SLOTS:
             u"ssh -o BatchMode=yes -i '/etc/sparky/id ed25519' -o IdentitiesOnly=yes -o "
             u"StrictHostKeyChecking=yes "
             "-o UserKnownHostsFile=/etc/sparky/known_hosts"_s);
+        // With a log file, ssh's own messages go there (SshLog reads them after borg exits).
+        QVERIFY(BorgCommands::borgRsh(repo, u"/var/lib/sparky/ssh/borg 1.log"_s)
+                    .endsWith(u" -E '/var/lib/sparky/ssh/borg 1.log'"_s));
         repo.url = u"/local/repo"_s;
         QVERIFY(!BorgCommands::environment(cfg, repo, base).contains(u"BORG_RSH"_s));
     }
