@@ -13,9 +13,9 @@ namespace sparky::agent {
 using namespace Qt::StringLiterals;
 
 namespace {
-constexpr int kMaxLines = 10;
-constexpr qsizetype kMaxLine = 500;
-constexpr qint64 kMaxRead = 64 * 1024;
+constexpr int kMaxSshLines = 10;
+constexpr qsizetype kMaxSshLine = 500;
+constexpr qint64 kMaxSshLogRead = 64 * 1024;
 } // namespace
 
 SshLog::~SshLog()
@@ -52,16 +52,16 @@ QStringList SshLog::take()
         return lines;
     QFile f(m_path);
     if (f.open(QIODevice::ReadOnly)) {
-        const QStringList all = QString::fromUtf8(f.read(kMaxRead)).split(u'\n', Qt::SkipEmptyParts);
+        const QStringList all = QString::fromUtf8(f.read(kMaxSshLogRead)).split(u'\n', Qt::SkipEmptyParts);
         for (const QString &l : all) {
             const QString line = l.trimmed();
             if (!line.isEmpty() && !lines.contains(line))
-                lines.append(clipText(line, kMaxLine));
+                lines.append(clipText(line, kMaxSshLine));
         }
     }
     QFile::remove(m_path);
     m_path.clear();
-    return lines.mid(std::max<qsizetype>(0, lines.size() - kMaxLines));
+    return lines.mid(std::max<qsizetype>(0, lines.size() - kMaxSshLines));
 }
 
 } // namespace sparky::agent
