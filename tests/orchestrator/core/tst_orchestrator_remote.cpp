@@ -9,7 +9,7 @@
 //    answers times out with an error naming the node and the command id; a refusal carries
 //    the agent's reason;
 //  - restore.start and drill.start answer at once with the command id; command.get then
-//    shows the run id and the run;
+//    shows the run id and the run with its details (null when the run has none);
 //  - viewer/operator roles are enforced, and every call is in the audit log;
 //  - a redelivered request resumes its wait instead of issuing a second command;
 //  - with two replicas on PostgreSQL, the call answered by replica A completes while
@@ -303,18 +303,25 @@ private Q_SLOTS:
             return c->isOk() && !runId.isEmpty();
         }()),
             15000);
+        QJsonObject followed; // command.get's run once the restore finished
         QTRY_VERIFY_WITH_TIMEOUT(([&] {
             auto c = r->call(u"command.get"_s, { { u"command_id"_s, id } });
-            const QJsonObject run = c->result().value("run"_L1).toObject();
+            followed = c->result().value("run"_L1).toObject();
             return c->result().value("state"_L1).toString() == u"succeeded"
-                && run.value("status"_L1).toString() == u"success"
-                && run.value("kind"_L1).toString() == u"restore"
-                && run.value("command_id"_L1).toString() == id;
+                && followed.value("status"_L1).toString() == u"success"
+                && followed.value("kind"_L1).toString() == u"restore"
+                && followed.value("command_id"_L1).toString() == id;
         }()),
             15000);
+        // command.get carries the run's details (where the restore went) — the same as
+        // run.get's — but not its steps or log tail.
+        QCOMPARE(followed.value("details"_L1).toObject(), restore.details);
+        QVERIFY(!followed.contains("steps"_L1));
+        QVERIFY(!followed.contains("log_tail"_L1));
         auto run = r->call(u"run.get"_s, { { u"node"_s, node }, { u"run_id"_s, runId } });
         QVERIFY(run->isOk());
         QCOMPARE(run->result().value("details"_L1).toObject().value("bytes"_L1).toInt(), 12288);
+        QCOMPARE(run->result().value("details"_L1).toObject(), followed.value("details"_L1).toObject());
         // The agent got the body with its field names.
         QCOMPARE(r->agent()->received().last().type, u"restore.extract"_s);
         QCOMPARE(r->agent()->received().last().body,
@@ -337,6 +344,13 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(
             r->text(u"SELECT status FROM runs WHERE command_id = ? AND kind = 'drill'"_s, { drillId }),
             u"failed"_s, 15000);
+        // A run that reported no details: command.get says so with null.
+        auto drillCommand = r->call(u"command.get"_s, { { u"command_id"_s, drillId } });
+        QVERIFY2(drillCommand->isOk(), qPrintable(describeCall(*drillCommand)));
+        const QJsonObject drillRun = drillCommand->result().value("run"_L1).toObject();
+        QCOMPARE(drillRun.value("kind"_L1).toString(), u"drill"_s);
+        QVERIFY(drillRun.contains("details"_L1));
+        QVERIFY(drillRun.value("details"_L1).isNull());
         auto backup = r->call(u"backup.start"_s, { { u"node"_s, node }, { u"job"_s, u"home"_s } });
         QVERIFY2(backup->isOk(), qPrintable(describeCall(*backup)));
         QCOMPARE(backup->result().value("command"_L1).toObject().value("type"_L1).toString(),
@@ -502,7 +516,7 @@ private Q_SLOTS:
         QVERIFY2(call->isOk(), qPrintable(describeCall(*call)));
         QCOMPARE(call->result().value("result"_L1).toObject(), archives);
         // B stored the agent's answer; A, which has no ingestor, found it by polling the store.
-        QVERIFY(ingestB.stats().stored > storedBefore);
+        QTRY_VERIFY_WITH_TIMEOUT(ingestB.stats().stored > storedBefore, 5000);
         QVERIFY(rpcA.waitingCalls() == 0);
 
         client.stop();
