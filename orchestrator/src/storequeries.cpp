@@ -413,12 +413,20 @@ Expected<QJsonObject> StoreQueries::commandWithRun(const QString &id)
     const QString runId = c->value("run_id"_L1).toString();
     if (runId.isEmpty())
         return c;
-    auto q = m_db.exec(u"SELECT "_s + kRunColumns + u" FROM runs WHERE id = ?"_s,
+    auto q = m_db.exec(u"SELECT "_s + kRunColumns + u", details FROM runs WHERE id = ?"_s,
         { QString(c->value("node"_L1).toString() + u':' + runId) });
     if (!q)
         return q.error();
-    if (q->next())
-        c->insert(u"run"_s, runSummary(*q));
+    if (q->next()) {
+        QJsonObject run = runSummary(*q);
+        // Where a restore went, what a drill checked: a follower needs no run.get for it.
+        // Details are small by construction (a drill lists at most 100 mismatches) and the
+        // event that carried them was size-checked at ingest; steps and the log tail stay
+        // in run.get.
+        const QJsonValue details = jsonValue(q->value(21));
+        run.insert(u"details"_s, details.isObject() ? details : QJsonValue(QJsonValue::Null));
+        c->insert(u"run"_s, run);
+    }
     return c;
 }
 

@@ -66,7 +66,8 @@ public:
     Expected<QJsonObject> commands(const CommandFilter &filter);
     Expected<QJsonObject> command(const QString &id);
     // command.get: the command plus, once the agent named its run, that run's summary
-    // (`run`, with `progress` while it runs); NotFound if unknown.
+    // (`run`, with `progress` while it runs and `details` — the run's details object, or
+    // null when it has none); NotFound if unknown.
     Expected<QJsonObject> commandWithRun(const QString &id);
     // Rows of the given commands by id (`finalOnly`: only those in a final state). Ids that
     // are not there are simply missing from the answer.

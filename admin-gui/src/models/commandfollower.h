@@ -2,7 +2,8 @@
 
 // Starts a command that makes a run (backup.start, restore.start, drill.start) and follows
 // it to its end: polls command.get (the command's state and, once the agent started it,
-// its run with the last run.progress) until the run is final or the command failed,
+// its run with the last run.progress, and its details once it reported them: where a
+// restore went, what a drill checked) until the run is final or the command failed,
 // was rejected or expired. Progress: bytes and files so far; a percentage when the size to
 // expect is known (the job's last good backup).
 //
@@ -53,7 +54,7 @@ public:
     QString commandId() const { return m_commandId; }
     QString commandState() const { return m_command.value(QStringLiteral("state")).toString(); }
     QString runId() const { return m_runId; }
-    QJsonObject run() const { return m_run; }
+    QJsonObject run() const { return m_run; } // command.get's run: summary, progress, details
     QJsonObject progress() const { return m_run.value(QStringLiteral("progress")).toObject(); }
     QString runStatus() const { return m_run.value(QStringLiteral("status")).toString(); }
     int percent() const; // -1: unknown

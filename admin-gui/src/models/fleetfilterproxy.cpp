@@ -35,7 +35,9 @@ bool FleetFilterProxy::filterAcceptsRow(int row, const QModelIndex &parent) cons
     const QAbstractItemModel *m = sourceModel();
     if (m_problemsOnly) {
         const QJsonObject o = m->index(row, 0, parent).data(RowObjectRole).toJsonObject();
-        const bool bad = m->index(row, 0, parent).data(SeverityRole).toInt() > 0
+        // A new job inside its RPO grace (pending) needs no attention yet.
+        const bool pending = o.value("status"_L1).toString() == u"pending";
+        const bool bad = (m->index(row, 0, parent).data(SeverityRole).toInt() > 0 && !pending)
             || o.value("rpo_breached"_L1).toBool() || !o.value("online"_L1).toBool();
         if (!bad)
             return false;

@@ -2,8 +2,8 @@
 
 // The dashboard's sort and filter: sorts on RawValueRole (severity for the status, seconds
 // for ages), filters rows by a text that any column may contain (case-insensitive), and
-// optionally keeps only the rows that need attention: not success, RPO breached, or the
-// node offline.
+// optionally keeps only the rows that need attention: not success (a new job still inside
+// its RPO grace, `pending`, is fine), RPO breached, or the node offline.
 //
 // Threading: GUI thread.
 

@@ -104,6 +104,8 @@ QString FleetModel::summaryText() const
                        .arg(n("jobs_ok"))
                        .arg(n("jobs"));
     text += u", %1 RPO breach(es), %2 failure(s)"_s.arg(n("rpo_breaches")).arg(n("failures"));
+    if (n("jobs_drill_failed") > 0)
+        text += u", %1 failed drill(s)"_s.arg(n("jobs_drill_failed"));
     const QString at = m_summary.value("generated_at"_L1).toString();
     if (!at.isEmpty())
         text += u" · as of %1 UTC"_s.arg(DisplayFormat::time(QJsonValue(at)));
@@ -145,6 +147,64 @@ QString FleetModel::rowStatus(const Row &r) const
     return r.job.isEmpty() ? r.nodeStatus : r.job.value("status"_L1).toString();
 }
 
+QString FleetModel::columnStatus(const Row &r, int column) const
+{
+    switch (column) {
+    case StatusColumn:
+        return rowStatus(r);
+    case LastDrillColumn:
+        return r.job.value("last_drill_status"_L1).toString(); // null: none finished
+    case LastCheckColumn:
+        return r.job.value("last_check_status"_L1).toString();
+    }
+    return {};
+}
+
+QString FleetModel::toolTip(const Row &r, int column) const
+{
+    const QJsonObject &j = r.job;
+    const bool pending = rowStatus(r) == u"pending";
+    switch (column) {
+    case StatusColumn:
+    case LastSuccessColumn:
+        if (column == LastSuccessColumn && j.value("rpo_breached"_L1).toBool())
+            return u"RPO breached: the last good backup is %1 old, the RPO is %2"_s.arg(
+                j.value("last_success_at"_L1).isString()
+                    ? DisplayFormat::age(j.value("age_seconds"_L1).toInteger())
+                    : u"missing (never)"_s,
+                DisplayFormat::age(j.value("rpo_seconds"_L1).toInteger()));
+        if (pending)
+            return j.value("rpo_due_at"_L1).isString()
+                ? u"new job: first backup due by %1 UTC"_s.arg(
+                      DisplayFormat::time(j.value("rpo_due_at"_L1)))
+                : u"new job: no backup yet"_s;
+        return {};
+    case LastDrillColumn: {
+        if (j.isEmpty())
+            return {};
+        const QString status = columnStatus(r, column);
+        if (status.isEmpty())
+            return u"Last restore drill: never"_s;
+        const QJsonValue good = j.value("last_drill_success_at"_L1);
+        return u"Last restore drill: %1, finished %2 UTC\nLast good drill: %3"_s.arg(
+            StatusStyle::label(status), DisplayFormat::time(j.value("last_drill_at"_L1)),
+            good.isString() ? QString(DisplayFormat::time(good) + u" UTC"_s) : u"never"_s);
+    }
+    case LastCheckColumn: {
+        if (j.isEmpty())
+            return {};
+        const QString status = columnStatus(r, column);
+        if (status.isEmpty())
+            return u"Last borg check: never"_s;
+        return u"Last borg check: %1, finished %2 UTC"_s.arg(
+            StatusStyle::label(status), DisplayFormat::time(j.value("last_check_at"_L1)));
+    }
+    case OnlineColumn:
+        return u"last seen %1 UTC"_s.arg(DisplayFormat::time(QJsonValue(r.lastSeen)));
+    }
+    return {};
+}
+
 QVariant FleetModel::display(const Row &r, int column) const
 {
     const QJsonObject &j = r.job;
@@ -169,6 +229,13 @@ QVariant FleetModel::display(const Row &r, int column) const
         return j.isEmpty() ? QVariant() : QVariant(j.value("failures_since_success"_L1).toInt());
     case LastRunColumn:
         return j.isEmpty() ? QString() : DisplayFormat::time(j.value("last_run_at"_L1));
+    case LastDrillColumn:
+    case LastCheckColumn:
+        if (j.isEmpty())
+            return QString();
+        if (const QString status = columnStatus(r, column); !status.isEmpty())
+            return StatusStyle::label(status);
+        return u"never"_s;
     case OnlineColumn:
         return r.online ? u"online"_s : u"offline"_s;
     case RepositoryColumn:
@@ -197,6 +264,9 @@ QVariant FleetModel::raw(const Row &r, int column) const
         return j.value("failures_since_success"_L1).toInt();
     case LastRunColumn:
         return qlonglong(DisplayFormat::epochMs(j.value("last_run_at"_L1)));
+    case LastDrillColumn:
+    case LastCheckColumn:
+        return StatusStyle::severity(columnStatus(r, column)); // never: -1, below success
     case OnlineColumn:
         return r.online ? 1 : 0;
     case RepositoryColumn:
@@ -229,10 +299,14 @@ QVariant FleetModel::data(const QModelIndex &index, int role) const
             return StatusStyle::background(rowStatus(r));
         if (index.column() == LastSuccessColumn && stale)
             return StatusStyle::staleBackground();
+        if (const QString status = columnStatus(r, index.column()); !status.isEmpty())
+            return StatusStyle::background(status); // last drill, last check
         return {};
     case Qt::ForegroundRole:
         if (index.column() == StatusColumn)
             return StatusStyle::foreground(rowStatus(r));
+        if (const QString status = columnStatus(r, index.column()); !status.isEmpty())
+            return StatusStyle::foreground(status);
         if (!r.online && (index.column() == NodeColumn || index.column() == OnlineColumn))
             return StatusStyle::offlineForeground();
         return {};
@@ -244,14 +318,8 @@ QVariant FleetModel::data(const QModelIndex &index, int role) const
         }
         return {};
     case Qt::ToolTipRole:
-        if (index.column() == LastSuccessColumn && stale)
-            return u"RPO breached: the last good backup is %1 old, the RPO is %2"_s.arg(
-                r.job.value("last_success_at"_L1).isString()
-                    ? DisplayFormat::age(r.job.value("age_seconds"_L1).toInteger())
-                    : u"missing (never)"_s,
-                DisplayFormat::age(r.job.value("rpo_seconds"_L1).toInteger()));
-        if (index.column() == OnlineColumn)
-            return u"last seen %1 UTC"_s.arg(DisplayFormat::time(QJsonValue(r.lastSeen)));
+        if (const QString tip = toolTip(r, index.column()); !tip.isEmpty())
+            return tip;
         return {};
     case Qt::TextAlignmentRole:
         if (index.column() == FailuresColumn)
@@ -280,6 +348,10 @@ QVariant FleetModel::headerData(int section, Qt::Orientation orientation, int ro
         return u"Failures since"_s;
     case LastRunColumn:
         return u"Last run (UTC)"_s;
+    case LastDrillColumn:
+        return u"Last drill"_s;
+    case LastCheckColumn:
+        return u"Last check"_s;
     case OnlineColumn:
         return u"Node state"_s;
     case RepositoryColumn:

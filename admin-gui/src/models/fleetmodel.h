@@ -2,8 +2,9 @@
 
 // The fleet dashboard: one row per node and job from fleet.summary (docs/protocol.md), with
 // the job's status (the worst wins), its last good backup's age against the RPO (a breach
-// is "stale"), failures since the last good backup, and whether the node is online. A node
-// that lists no job gets one row of its own.
+// is "stale"), failures since the last good backup, its last restore drill and borg check,
+// and whether the node is online. A node that lists no job gets one row of its own. A new
+// job inside its RPO grace is `pending` (its tooltip says until when).
 //
 // Fed by refresh() (fleet.summary through the RpcInvoker) or setSummary() (tests,
 // fixtures). A refresh with the same rows updates them in place (dataChanged), so the
@@ -33,6 +34,8 @@ public:
         RpoColumn,
         FailuresColumn,
         LastRunColumn,
+        LastDrillColumn, // status of the last restore drill; raw: severity (never: -1)
+        LastCheckColumn, // status of the last borg check; raw: severity (never: -1)
         OnlineColumn,
         RepositoryColumn,
         ColumnCount
@@ -51,7 +54,8 @@ public:
     void refresh(); // fleet.summary
     void setSummary(const QJsonObject &summary);
     QJsonObject summary() const { return m_summary; }
-    // "Fleet failed — 2 nodes (2 online), 1 of 2 jobs ok, 1 RPO breach, 2 failures".
+    // "Fleet failed — 2 nodes (2 online), 1 of 2 jobs ok, 1 RPO breach, 2 failures" (and
+    // ", 1 failed drill" when a job's last restore drill failed).
     QString summaryText() const;
     QString fleetStatus() const;
 
@@ -76,6 +80,10 @@ private:
     QVariant display(const Row &r, int column) const;
     QVariant raw(const Row &r, int column) const;
     QString rowStatus(const Row &r) const;
+    // The status shown in a status-like column (Status, Last drill, Last check); empty when
+    // there is none.
+    QString columnStatus(const Row &r, int column) const;
+    QString toolTip(const Row &r, int column) const;
 
     QPointer<RpcInvoker> m_invoker;
     QJsonObject m_summary;

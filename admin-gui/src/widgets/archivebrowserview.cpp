@@ -35,7 +35,6 @@ ArchiveBrowserView::ArchiveBrowserView(
     m_archives = new ArchiveListModel(invoker, this);
     m_browser = new ArchiveBrowseModel(invoker, this);
     m_follower = new CommandFollower(invoker, this);
-    m_finishedRun = new RunDetails(invoker, this);
     auto *layout = new QVBoxLayout(this);
 
     auto *bar = new QHBoxLayout;
@@ -163,25 +162,9 @@ ArchiveBrowserView::ArchiveBrowserView(
     connect(m_follower, &CommandFollower::changed, this, &ArchiveBrowserView::updateFollow);
     connect(m_follower, &CommandFollower::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     connect(m_follower, &CommandFollower::finished, this, [this](bool ok, const QString &text) {
-        if (!ok) {
+        if (!ok)
             Q_EMIT errorOccurred(text);
-            return;
-        }
-        // command.get has the run's summary; its details (the target directory, the
-        // files checked) come with run.get.
-        if (!m_follower->runId().isEmpty())
-            m_finishedRun->load(m_followNode, m_follower->runId());
     });
-    connect(m_finishedRun, &RunDetails::loaded, this, [this] {
-        const QJsonObject run = m_finishedRun->run();
-        const QString details = RunDetails::detailsText(run);
-        if (details.isEmpty() || m_follower->phase() != CommandFollower::Phase::Finished
-            || run.value("run_id"_L1).toString() != m_follower->runId())
-            return;
-        m_followState->setText(
-            m_followKind + u": "_s + m_follower->statusText() + u" — "_s + details);
-    });
-    connect(m_finishedRun, &RunDetails::errorOccurred, this, &ArchiveBrowserView::errorOccurred);
     updateSelection();
     updateFollow();
 }
@@ -255,7 +238,6 @@ void ArchiveBrowserView::restoreChecked()
         return;
     }
     m_followKind = u"restore"_s;
-    m_followNode = chosen->node;
     m_follower->start(u"restore.start"_s, chosen->toParams());
 }
 
@@ -266,7 +248,6 @@ void ArchiveBrowserView::startDrill()
         return;
     }
     m_followKind = u"drill"_s;
-    m_followNode = m_selector->node();
     m_follower->start(
         u"drill.start"_s, { { u"node"_s, m_selector->node() }, { u"job"_s, m_selector->job() } });
 }
@@ -275,9 +256,16 @@ void ArchiveBrowserView::updateFollow()
 {
     using Phase = CommandFollower::Phase;
     const Phase phase = m_follower->phase();
-    m_followState->setText(phase == Phase::Idle
-            ? QString()
-            : QString(m_followKind + u": "_s + m_follower->statusText()));
+    QString text = phase == Phase::Idle
+        ? QString()
+        : QString(m_followKind + u": "_s + m_follower->statusText());
+    // command.get brings the finished run's details: where the files went, what a drill
+    // checked.
+    if (phase == Phase::Finished) {
+        if (const QString details = RunDetails::detailsText(m_follower->run()); !details.isEmpty())
+            text += u" — "_s + details;
+    }
+    m_followState->setText(text);
     if (phase == Phase::Finished) {
         m_progress->setRange(0, 100);
         m_progress->setValue(100);

@@ -2,8 +2,9 @@
 
 // Archive browser: the archives of a node's job (archives.list, answered by the agent),
 // one archive's directories page by page (archive.browse, fetched as the view scrolls),
-// checked files → the restore dialog → restore.start, followed to its end (and then the
-// run's details: where the files went); and a restore drill (drill.start) for the job.
+// checked files → the restore dialog → restore.start, followed to its end (with the run's
+// details from command.get: where the files went); and a restore drill (drill.start) for
+// the job.
 //
 // Threading: GUI thread.
 
@@ -25,7 +26,6 @@ class Dialogs;
 class FleetModel;
 class NodeJobSelector;
 class RpcInvoker;
-class RunDetails;
 
 class ArchiveBrowserView final : public QWidget
 {
@@ -57,7 +57,6 @@ private:
     ArchiveListModel *m_archives = nullptr;
     ArchiveBrowseModel *m_browser = nullptr;
     CommandFollower *m_follower = nullptr;
-    RunDetails *m_finishedRun = nullptr; // run.get of the last restore/drill: where it went
     Dialogs *m_dialogs = nullptr;
     QSortFilterProxyModel *m_archiveProxy = nullptr;
     QSortFilterProxyModel *m_browseProxy = nullptr;
@@ -73,7 +72,6 @@ private:
     QProgressBar *m_progress = nullptr;
     QLabel *m_followState = nullptr;
     QString m_followKind; // "restore" or "drill"
-    QString m_followNode; // the node it runs on
 };
 
 } // namespace sparky::admin

@@ -3,7 +3,8 @@
 // orchestrator, one archive's directories page by page as the table scrolls
 // (archive.browse with cursors), checked files → the real RestoreDialog → restore.start,
 // whose signed restore.extract reaches the agent with exactly the chosen paths and target,
-// followed to its end; a database dump restored into a new database; a drill; and the
+// followed to its end, where the files went shown from command.get's run details; a
+// database dump restored into a new database; a drill and what it checked; and the
 // refusals an operator meets (a path that is not there, a target outside the restore
 // roots, a viewer), each shown with the agent's or orchestrator's own words.
 
@@ -265,17 +266,16 @@ private Q_SLOTS:
 
         QVERIFY(finished.wait(30000));
         QCOMPARE(finished.first().at(0).toBool(), true);
+        // With where the files went, at once: command.get carries the run's details, so
+        // no further call is needed.
         const QString state = child<QLabel>(view(), u"restoreState"_s)->text();
         QVERIFY2(state.startsWith(u"restore: restore run r-web-01-"_s)
-                && state.contains(u"finished: Success"_s),
+                && state.contains(u"finished: Success"_s)
+                && state.endsWith(u" — restored to /srv/restore/alice, 4 files, 1.82 MiB"_s),
             qPrintable(state));
         QCOMPARE(child<QProgressBar>(view(), u"restoreProgress"_s)->value(), 100);
-        // Then where the files went, from the run's details (run.get).
-        QTRY_VERIFY_WITH_TIMEOUT(
-            child<QLabel>(view(), u"restoreState"_s)
-                ->text()
-                .endsWith(u" — restored to /srv/restore/alice, 4 files, 1.82 MiB"_s),
-            20000);
+        QCOMPARE(view()->follower()->run().value("details"_L1).toObject().value("files"_L1).toInt(),
+            4);
 
         // Exactly what was chosen reached the agent, signed (the responder verified it).
         const auto sent = received(u"restore.extract"_s);
@@ -373,15 +373,19 @@ private Q_SLOTS:
     {
         Reply drill = Reply::run(proto::RunKind::Drill);
         drill.progressEvents = 1;
+        drill.details = QJsonObject { { u"archive"_s, u"web-01-www-2026-11-25T02:20:00"_s },
+            { u"sample"_s, u"random"_s }, { u"files_checked"_s, 25 },
+            { u"bytes_checked"_s, 1843200 }, { u"mismatches"_s, QJsonArray() } };
         m_rig->agent()->script(QString(proto::type::DrillRun), drill);
         QSignalSpy finished(view()->follower(), &CommandFollower::finished);
         QTest::mouseClick(child<QPushButton>(view(), u"drillButton"_s), Qt::LeftButton);
         QVERIFY(finished.wait(30000));
         QCOMPARE(finished.first().at(0).toBool(), true);
-        QVERIFY2(child<QLabel>(view(), u"restoreState"_s)
-                     ->text()
-                     .startsWith(u"drill: drill run r-web-01-"_s),
-            qPrintable(child<QLabel>(view(), u"restoreState"_s)->text()));
+        // What it checked, from command.get's run details.
+        const QString state = child<QLabel>(view(), u"restoreState"_s)->text();
+        QVERIFY2(state.startsWith(u"drill: drill run r-web-01-"_s)
+                && state.endsWith(u" — 25 sampled files checked, all match"_s),
+            qPrintable(state));
         QCOMPARE(received(u"drill.run"_s).last().body, (QJsonObject { { u"job"_s, u"www"_s } }));
     }
 

@@ -1,6 +1,7 @@
 // The console's read-only screens against the real orchestrator and broker (ConsoleRig):
 // the fleet dashboard shows every node and job of the demo fleet with the worst status
-// first, the RPO breach, the offline node, filters; the run history pages through the real
+// first, the RPO breach, the offline node, the last restore drill (a failed one after a
+// good one) and borg check, filters; the run history pages through the real
 // runs.query and shows a run's details (steps, error, log tail) from run.get; the charts
 // plot the good backups; the commands log lists what was issued; File → Export writes the
 // orchestrator's CSV report; a viewer still sees all of it.
@@ -89,6 +90,7 @@ private Q_SLOTS:
         QVERIFY2(
             summary.startsWith(u"Fleet Failed — 4 node(s) (3 online), "_s), qPrintable(summary));
         QVERIFY2(summary.contains(u", 1 RPO breach(es), "_s), qPrintable(summary));
+        QVERIFY2(summary.contains(u", 1 failed drill(s)"_s), qPrintable(summary));
 
         // Worst first: the failed database job on top, its stale last success highlighted.
         QTableView *table = fleetTable();
@@ -120,6 +122,45 @@ private Q_SLOTS:
             qPrintable(cellText(table, home, FleetModel::LastSuccessColumn)));
         QCOMPARE(cellText(table, home, FleetModel::RepositoryColumn),
             u"ssh://borg@repo-01.example.net/./web-01-home"_s);
+
+        // The last restore drill: db-01/pg's failed after a good one a week before, in the
+        // failed colour, both times in the tooltip; web-01/home's are good; never for the rest.
+        const DemoFleet::Job *pg = m_rig->fleet()->job(u"db-01"_s, u"pg"_s);
+        auto drillEnd = [&](int archiveIndex) {
+            return m_rig->fleet()
+                ->runStart(*pg, archiveIndex)
+                .addSecs(3600 + 48)
+                .toString(u"yyyy-MM-dd HH:mm:ss"_s);
+        };
+        const QModelIndex pgDrill = table->model()->index(0, FleetModel::LastDrillColumn);
+        QCOMPARE(pgDrill.data().toString(), u"Failed"_s);
+        QCOMPARE(pgDrill.data(Qt::BackgroundRole).value<QColor>(),
+            StatusStyle::background(u"failed"_s));
+        QCOMPARE(pgDrill.data(Qt::ToolTipRole).toString(),
+            u"Last restore drill: Failed, finished %1 UTC\nLast good drill: %2 UTC"_s.arg(
+                drillEnd(3), drillEnd(10)));
+        QCOMPARE(cellText(table, home, FleetModel::LastDrillColumn), u"Success"_s);
+        QCOMPARE(table->model()
+                     ->index(home, FleetModel::LastDrillColumn)
+                     .data(Qt::BackgroundRole)
+                     .value<QColor>(),
+            StatusStyle::background(u"success"_s));
+        QCOMPARE(cellText(table, mail, FleetModel::LastDrillColumn), u"never"_s);
+        // The last borg check: db-01/etc's was good; web-01/home never had one.
+        const int etc = rowOf(table, u"db-01"_s, u"etc"_s);
+        QVERIFY(etc >= 0);
+        QCOMPARE(cellText(table, etc, FleetModel::LastCheckColumn), u"Success"_s);
+        QVERIFY2(table->model()
+                     ->index(etc, FleetModel::LastCheckColumn)
+                     .data(Qt::ToolTipRole)
+                     .toString()
+                     .startsWith(u"Last borg check: Success, finished "_s),
+            qPrintable(table->model()
+                    ->index(etc, FleetModel::LastCheckColumn)
+                    .data(Qt::ToolTipRole)
+                    .toString()));
+        QCOMPARE(cellText(table, home, FleetModel::LastCheckColumn), u"never"_s);
+        QCOMPARE(cellText(table, etc, FleetModel::StatusColumn), u"Success"_s);
     }
 
     void fleetFilters()
@@ -161,9 +202,9 @@ private Q_SLOTS:
         QCOMPARE(runs->currentFilter().node, u"db-01"_s);
         QCOMPARE(runs->currentFilter().job, u"pg"_s);
         QVERIFY(pages.wait(20000));
-        QCOMPARE(runs->model()->rowCount(), 30);
+        QCOMPARE(runs->model()->rowCount(), 32); // 30 backups and 2 drills
         QVERIFY(!runs->model()->hasMore());
-        QCOMPARE(child<QLabel>(runs, u"runCount"_s)->text(), u"30 run(s) loaded"_s);
+        QCOMPARE(child<QLabel>(runs, u"runCount"_s)->text(), u"32 run(s) loaded"_s);
 
         // The newest run is selected and its details come from run.get.
         QTableView *table = child<QTableView>(runs, u"runTable"_s);
@@ -187,6 +228,8 @@ private Q_SLOTS:
 
         // A good run: its archive and sizes, all its steps.
         details.clear();
+        QCOMPARE(cellText(table, 2, RunHistoryModel::KindColumn), u"backup"_s);
+        QCOMPARE(cellText(table, 2, RunHistoryModel::StatusColumn), u"Success"_s);
         table->selectRow(2);
         QTRY_VERIFY_WITH_TIMEOUT(!details.isEmpty() && !runs->details()->isLoading(), 20000);
         const QString stats = child<QLabel>(runs, u"runStats"_s)->text();
@@ -222,20 +265,22 @@ private Q_SLOTS:
         QCOMPARE(runs->model()->pagesLoaded(), (all + 49) / 50);
         QCOMPARE(child<QLabel>(runs, u"runCount"_s)->text(), u"%1 run(s) loaded"_s.arg(all));
 
-        // Filters go to the orchestrator: the failed runs of the whole fleet.
+        // Filters go to the orchestrator: the failed runs of the whole fleet (two backups
+        // and a drill).
         child<QComboBox>(runs, u"runStatusFilter"_s)->setCurrentText(u"failed"_s);
         pages.clear();
         QTest::mouseClick(child<QPushButton>(runs, u"runApplyFilter"_s), Qt::LeftButton);
         QVERIFY(pages.wait(20000));
-        QCOMPARE(runs->model()->rowCount(), 2);
-        for (int r = 0; r < 2; ++r)
+        QCOMPARE(runs->model()->rowCount(), 3);
+        for (int r = 0; r < 3; ++r)
             QCOMPARE(cellText(table, r, RunHistoryModel::NodeColumn), u"db-01"_s);
+        QCOMPARE(cellText(table, 2, RunHistoryModel::KindColumn), u"drill"_s);
         child<QComboBox>(runs, u"runKindFilter"_s)->setCurrentText(u"drill"_s);
         child<QComboBox>(runs, u"runStatusFilter"_s)->setCurrentText(QString());
         pages.clear();
         runs->apply();
         QVERIFY(pages.wait(20000));
-        QCOMPARE(runs->model()->rowCount(), 4);
+        QCOMPARE(runs->model()->rowCount(), 6); // 4 of web-01/home, 2 of db-01/pg
         QCOMPARE(cellText(table, 0, RunHistoryModel::KindColumn), u"drill"_s);
         // A drill's details say what it checked.
         QTRY_VERIFY_WITH_TIMEOUT(child<QLabel>(runs, u"runStats"_s)

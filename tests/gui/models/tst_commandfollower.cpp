@@ -2,11 +2,13 @@
 // the command through command.get to the end of its run — queued, running with progress
 // (a percentage against the last good backup's size), finished or failed with the reason;
 // refused starts, rejected/expired commands, failed runs, transient poll errors, cancel,
-// following a command issued elsewhere, and reset dropping late answers.
+// following a command issued elsewhere, and reset dropping late answers. A finished
+// restore's or drill's details come with command.get: no run.get is needed.
 
 #include "commandfollower.h"
 #include "fakeinvoker.h"
 #include "jsonfixture.h"
+#include "rundetails.h"
 
 #include <QSignalSpy>
 #include <QTest>
@@ -307,6 +309,52 @@ private Q_SLOTS:
         invoker.release();
         QCOMPARE(follower.phase(), Phase::Idle);
         QCOMPARE(follower.commandId(), QString());
+    }
+
+    void finishedRunCarriesItsDetails_data()
+    {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<QByteArray>("run"); // command.get's run at the end
+        QTest::addColumn<QString>("detailsText"); // what the console adds to the result
+
+        QTest::newRow("restore")
+            << u"restore.start"_s
+            << QByteArray(R"({"run_id": "r-1", "kind": "restore", "status": "success",
+                "details": {"archive": "web-01-home-2026-11-25T02:00:04",
+                            "target": "/srv/restore/alice", "files": 4, "bytes": 1908408,
+                            "entries": 6, "errors": []}})")
+            << u"restored to /srv/restore/alice, 4 files, 1.82 MiB"_s;
+        QTest::newRow("drill")
+            << u"drill.start"_s
+            << QByteArray(R"({"run_id": "r-1", "kind": "drill", "status": "success",
+                "details": {"archive": "web-01-home-2026-11-25T02:00:04", "sample": "random",
+                            "files_checked": 25, "bytes_checked": 1843200, "mismatches": []}})")
+            << u"25 sampled files checked, all match"_s;
+        QTest::newRow("no details (null)")
+            << u"drill.start"_s
+            << QByteArray(R"({"run_id": "r-1", "kind": "drill", "status": "success",
+                "details": null})")
+            << QString();
+    }
+
+    void finishedRunCarriesItsDetails()
+    {
+        QFETCH(QString, method);
+        QFETCH(QByteArray, run);
+        QFETCH(QString, detailsText);
+        FakeInvoker invoker;
+        invoker.setResult(method, started());
+        const QJsonObject finalRun = json(run);
+        invoker.setResult(u"command.get"_s, command(u"succeeded"_s, finalRun));
+        CommandFollower follower(&invoker);
+        follower.setPollInterval(std::chrono::milliseconds(5));
+        QSignalSpy finished(&follower, &CommandFollower::finished);
+        follower.start(method, { { u"node"_s, u"web-01"_s }, { u"job"_s, u"home"_s } });
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.first().at(0).toBool(), true);
+        QCOMPARE(follower.run().value("details"_L1), finalRun.value("details"_L1));
+        QCOMPARE(RunDetails::detailsText(follower.run()), detailsText);
+        QCOMPARE(invoker.callCount(u"run.get"_s), 0);
     }
 
     void followsACommandIssuedElsewhere()

@@ -36,6 +36,41 @@ QString runId(const QString &node, const QString &job, const QString &kind, int 
 }
 
 // A little day-to-day noise without randomness.
+// A run of a job: its run.started (appended to `out`) and the run.finished the caller
+// fills in (status, steps, details) and hands to finishRun().
+proto::RunFinished startRun(QList<Envelope> &out, const QString &node, const QString &job,
+    proto::RunKind kind, const QString &id, const QString &trigger, const QDateTime &start,
+    const QDateTime &end)
+{
+    proto::RunStarted s;
+    s.runId = id;
+    s.job = job;
+    s.kind = kind;
+    s.repository = repositoryOf(node, job);
+    s.trigger = trigger;
+    s.startedAt = start;
+    Envelope started = Envelope::make(QString(proto::type::RunStarted), node, s.toJson());
+    started.ts = start;
+    out.append(started);
+    proto::RunFinished f;
+    f.runId = s.runId;
+    f.job = job;
+    f.kind = kind;
+    f.repository = s.repository;
+    f.trigger = trigger;
+    f.status = proto::Status::Success;
+    f.startedAt = start;
+    f.finishedAt = end;
+    return f;
+}
+
+void finishRun(QList<Envelope> &out, const QString &node, const proto::RunFinished &f)
+{
+    Envelope finished = Envelope::make(QString(proto::type::RunFinished), node, f.toJson());
+    finished.ts = f.finishedAt;
+    out.append(finished);
+}
+
 double wobble(int index, double amplitude)
 {
     return amplitude * std::sin(index * 1.7) * std::cos(index * 0.45);
@@ -69,6 +104,7 @@ DemoFleet::DemoFleet(std::shared_ptr<TestBroker> broker, const QDateTime &now)
     home.files = 120034;
     home.duration = 185;
     home.steps = { u"create"_s, u"prune"_s, u"compact"_s };
+    home.drills = 4;
     m_jobs << home;
 
     Job www = job(u"web-01"_s, u"www"_s, kRpo, 20);
@@ -93,6 +129,11 @@ DemoFleet::DemoFleet(std::shared_ptr<TestBroker> broker, const QDateTime &now)
     pg.failedStep = u"dump:app"_s;
     pg.error
         = u"pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: Connection refused"_s;
+    // Drills of the archives of 3 and 10 days ago: the older good, the newer failed (apart
+    // from the two failed backups on top of its history, so the history reads the same).
+    pg.drills = 2;
+    pg.drillOffset = 3;
+    pg.failedDrills = { 0 };
     m_jobs << pg;
 
     Job etc = job(u"db-01"_s, u"etc"_s, kRpo, 35);
@@ -101,6 +142,7 @@ DemoFleet::DemoFleet(std::shared_ptr<TestBroker> broker, const QDateTime &now)
     etc.files = 1830;
     etc.duration = 9;
     etc.steps = { u"create"_s, u"prune"_s };
+    etc.checks = 1;
     m_jobs << etc;
 
     Job mail = job(u"mail-01"_s, u"maildir"_s, kRpo, 10);
@@ -142,9 +184,9 @@ const DemoFleet::Job *DemoFleet::job(const QString &node, const QString &name) c
 
 int DemoFleet::runCount() const
 {
-    int n = m_drills;
+    int n = 0;
     for (const Job &j : m_jobs)
-        n += j.runs;
+        n += j.runs + j.drills + j.checks;
     return n;
 }
 
@@ -197,26 +239,10 @@ QList<Envelope> DemoFleet::history(const Job &j) const
                                                            : duration(j, i);
         const QDateTime end = start.addMSecs(qint64(seconds * 1000));
 
-        proto::RunStarted s;
-        s.runId = runId(j.node, j.name, u"backup"_s, i);
-        s.job = j.name;
-        s.kind = proto::RunKind::Backup;
-        s.repository = repositoryOf(j.node, j.name);
-        s.trigger = i == 0 && st == proto::Status::Cancelled ? u"command"_s : u"schedule"_s;
-        s.startedAt = start;
-        Envelope started = Envelope::make(QString(proto::type::RunStarted), j.node, s.toJson());
-        started.ts = start;
-        out.append(started);
-
-        proto::RunFinished f;
-        f.runId = s.runId;
-        f.job = j.name;
-        f.kind = s.kind;
-        f.repository = s.repository;
-        f.trigger = s.trigger;
+        proto::RunFinished f = startRun(out, j.node, j.name, proto::RunKind::Backup,
+            runId(j.node, j.name, u"backup"_s, i),
+            i == 0 && st == proto::Status::Cancelled ? u"command"_s : u"schedule"_s, start, end);
         f.status = st;
-        f.startedAt = start;
-        f.finishedAt = end;
         // The steps one after the other up to where it went wrong; create takes most of
         // the time.
         const qint64 spanMs = start.msecsTo(end);
@@ -268,7 +294,7 @@ QList<Envelope> DemoFleet::history(const Job &j) const
                   "                       Original size      Compressed size    Deduplicated size\n"
                   "This archive:          %4         %5         %6\n"
                   "------------------------------------------------------------------------------\n"_s
-                      .arg(s.repository, stats.archiveName)
+                      .arg(f.repository, stats.archiveName)
                       .arg(stats.files)
                       .arg(humanSize(stats.originalSize), humanSize(stats.compressedSize),
                           humanSize(stats.deduplicatedSize));
@@ -283,56 +309,80 @@ QList<Envelope> DemoFleet::history(const Job &j) const
             f.logTail
                 = u"Received SIGTERM, stopping\nterminating with error status, rc 2 (cancelled)\n"_s;
         }
-        Envelope finished = Envelope::make(QString(proto::type::RunFinished), j.node, f.toJson());
-        finished.ts = end;
-        out.append(finished);
+        finishRun(out, j.node, f);
     }
     return out;
 }
 
-QList<Envelope> DemoFleet::drills(const Job &j, int count) const
+QList<Envelope> DemoFleet::drills(const Job &j) const
 {
     QList<Envelope> out;
     const QStringList steps { u"latest"_s, u"sample"_s, u"extract"_s, u"verify"_s, u"cleanup"_s };
-    for (int w = count - 1; w >= 0; --w) {
-        const int archiveIndex = 7 * w;
+    for (int w = j.drills - 1; w >= 0; --w) {
+        const int archiveIndex = j.drillOffset + 7 * w;
+        const QString archive = archiveName(j, archiveIndex);
+        const bool failed = j.failedDrills.contains(w);
         const QDateTime start = runStart(j, archiveIndex).addSecs(3600);
         const QDateTime end = start.addSecs(48);
-        proto::RunStarted s;
-        s.runId = runId(j.node, j.name, u"drill"_s, w);
-        s.job = j.name;
-        s.kind = proto::RunKind::Drill;
-        s.repository = repositoryOf(j.node, j.name);
-        s.trigger = u"schedule"_s;
-        s.startedAt = start;
-        Envelope started = Envelope::make(QString(proto::type::RunStarted), j.node, s.toJson());
-        started.ts = start;
-        out.append(started);
-        proto::RunFinished f;
-        f.runId = s.runId;
-        f.job = j.name;
-        f.kind = s.kind;
-        f.repository = s.repository;
-        f.trigger = s.trigger;
-        f.status = proto::Status::Success;
-        f.startedAt = start;
-        f.finishedAt = end;
+        proto::RunFinished f = startRun(out, j.node, j.name, proto::RunKind::Drill,
+            runId(j.node, j.name, u"drill"_s, w), u"schedule"_s, start, end);
+        f.status = failed ? proto::Status::Failed : proto::Status::Success;
+        // A failed drill: one sampled file does not match what borg recorded for it (the
+        // words of docs/restore.md "Restore drills").
+        const QString differs = u"etc/postgresql/16/main/postgresql.conf"_s;
+        const QString failure
+            = u"1 of 25 sampled files differ from archive %1: %2: content differs (sha256 in "
+              "archive 9f86d081884c7d65…, extracted 5e884898da280471…)"_s.arg(archive, differs);
         for (int k = 0; k < steps.size(); ++k) {
             proto::StepResult step;
             step.name = steps.at(k);
             step.status = proto::Status::Success;
             step.startedAt = start.addSecs(k * 9);
             step.finishedAt = start.addSecs(k * 9 + 8);
+            if (failed && step.name == u"verify") {
+                step.status = proto::Status::Failed;
+                step.error = failure;
+                f.failedStep = step.name;
+                f.error = failure;
+            }
             f.steps.append(step);
         }
-        f.details = QJsonObject { { u"archive"_s, archiveName(j, archiveIndex) },
-            { u"sample"_s, u"random"_s }, { u"files_checked"_s, 25 },
-            { u"bytes_checked"_s, 1843200 }, { u"mismatches"_s, QJsonArray() } };
-        f.logTail = u"drill of %1: 25 of 25 sampled files match the archive\n"_s.arg(
-            archiveName(j, archiveIndex));
-        Envelope finished = Envelope::make(QString(proto::type::RunFinished), j.node, f.toJson());
-        finished.ts = end;
-        out.append(finished);
+        QJsonArray mismatches;
+        if (failed)
+            mismatches.append(QJsonObject { { u"path"_s, differs },
+                { u"problem"_s, u"content differs"_s },
+                { u"expected_sha256"_s, u"9f86d081884c7d659a2feaa0c55ad015"_s },
+                { u"actual_sha256"_s, u"5e884898da28047151d0e56f8dc62927"_s } });
+        f.details = QJsonObject { { u"archive"_s, archive }, { u"sample"_s, u"random"_s },
+            { u"files_checked"_s, 25 }, { u"bytes_checked"_s, 1843200 },
+            { u"mismatches"_s, mismatches } };
+        f.logTail = failed ? u"drill of %1: %2\n"_s.arg(archive, failure)
+                           : u"drill of %1: 25 of 25 sampled files match the archive\n"_s.arg(
+                                 archive);
+        finishRun(out, j.node, f);
+    }
+    return out;
+}
+
+QList<Envelope> DemoFleet::checks(const Job &j) const
+{
+    QList<Envelope> out;
+    for (int w = j.checks - 1; w >= 0; --w) {
+        const QDateTime start = runStart(j, 7 * w).addSecs(2 * 3600);
+        const QDateTime end = start.addSecs(95);
+        proto::RunFinished f = startRun(out, j.node, j.name, proto::RunKind::Check,
+            runId(j.node, j.name, u"check"_s, w), u"schedule"_s, start, end);
+        proto::StepResult step;
+        step.name = u"check"_s;
+        step.status = proto::Status::Success;
+        step.exitCode = 0;
+        step.startedAt = start;
+        step.finishedAt = end;
+        f.steps.append(step);
+        f.logTail = u"Starting repository check\nRepository check complete, no problems found.\n"
+                    "Starting archive consistency check...\nArchive consistency check complete, "
+                    "no problems found.\n"_s;
+        finishRun(out, j.node, f);
     }
     return out;
 }
@@ -378,9 +428,7 @@ Result DemoFleet::publish()
             hello(node, offline ? oldest.addSecs(-3600) : QDateTime::currentDateTimeUtc()));
         for (const Job &j : m_jobs)
             if (j.node == node)
-                events += history(j);
-        if (node == u"web-01")
-            events += drills(*job(u"web-01"_s, u"home"_s), m_drills);
+                events += history(j) + drills(j) + checks(j);
         if (!offline)
             events.append(heartbeat(node, QDateTime::currentDateTimeUtc()));
         if (auto ok = publishAs(node, events); !ok)

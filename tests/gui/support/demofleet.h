@@ -6,10 +6,11 @@
 // anything else). Times are relative to `now`, so ages and RPO breaches are the same on
 // every run.
 //
-//   web-01    home (daily, RPO 26 h, all good, growing), www (last run: warning; with a
-//             database series www.pg-shop), weekly restore drills — the node the tests'
-//             AgentResponder answers for
-//   db-01     pg (the last two runs failed at dump:app → RPO breached), etc
+//   web-01    home (daily, RPO 26 h, all good, growing; four weekly restore drills, all
+//             good), www (last run: warning; with a database series www.pg-shop) — the
+//             node the tests' AgentResponder answers for
+//   db-01     pg (the last two runs failed at dump:app → RPO breached; a good restore drill,
+//             then a failed one: a sampled file differs), etc (a good borg check)
 //   mail-01   maildir, all good — but the node went quiet 5 h ago: offline
 //   files-01  projects (no RPO; last run cancelled by an operator)
 //
@@ -48,6 +49,10 @@ public:
         QStringList steps; // in order; the failing one named by failedStep
         QString failedStep;
         QString error;
+        int drills = 0; // weekly restore drills, the newest (0) an hour after run drillOffset
+        int drillOffset = 0;
+        QList<int> failedDrills; // drill indexes (0 = newest) that failed at verify
+        int checks = 0; // weekly borg checks (all good), the newest two hours after run 0
     };
 
     DemoFleet(std::shared_ptr<TestBroker> broker, const QDateTime &now);
@@ -79,14 +84,14 @@ public:
 
 private:
     QList<Envelope> history(const Job &job) const;
-    QList<Envelope> drills(const Job &job, int count) const;
+    QList<Envelope> drills(const Job &job) const;
+    QList<Envelope> checks(const Job &job) const;
     Envelope hello(const QString &node, const QDateTime &at) const;
     Envelope heartbeat(const QString &node, const QDateTime &at) const;
 
     std::shared_ptr<TestBroker> m_broker;
     QDateTime m_now;
     QList<Job> m_jobs;
-    int m_drills = 4;
 };
 
 } // namespace sparky::test
