@@ -224,13 +224,15 @@ check_strict_modes_path() { # FILE
 
 # ---------------------------------------------------------------- up
 claim_prefix() { # sets prefix; the switch namespace is the atomic claim
-    local _
+    local _ err
     for _ in $(seq 1 50); do
         prefix="spk$(head -c 2 /dev/urandom | od -An -tx1 | tr -d ' \n')"
         if ip netns list 2>/dev/null | awk '{ print $1 }' | grep -q "^$prefix-"; then continue; fi
-        if ip netns add "$prefix-sw" 2>/dev/null; then return 0; fi
+        if err=$(ip netns add "$prefix-sw" 2>&1); then return 0; fi
+        case "$err" in *"File exists"*) continue ;; esac
+        die "cannot create a network namespace (ip netns add: $err); the topology needs root with CAP_SYS_ADMIN and a writable /run/netns — not an unprivileged container"
     done
-    die "could not claim a free namespace prefix"
+    die "could not claim a free namespace prefix (50 tries)"
 }
 
 subnet_in_use() { # X — 10.213.X.0/24 seen in the root namespace or another topology
