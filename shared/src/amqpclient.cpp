@@ -25,8 +25,10 @@
 #include <variant>
 #include <vector>
 
+#include <netdb.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sparky {
@@ -110,6 +112,45 @@ Failure classifyStatus(int status, const QString &context)
     case AMQP_STATUS_HEARTBEAT_TIMEOUT: return {Severity::Connection, Error(ErrorCode::Timeout, text)};
     default: return {Severity::Connection, Error(ErrorCode::Network, text)};
     }
+}
+
+// rabbitmq-c reports every failed TCP connect as "a socket error occurred" and keeps no
+// reason. Ask the system once more (one non-blocking connect per address, at most
+// `limit`), so the log says "Connection refused" or "No route to host"; empty when the
+// endpoint takes connections now or its name does not resolve.
+QString connectFailureReason(const QByteArray &host, quint16 port, std::chrono::milliseconds limit)
+{
+    addrinfo hints {};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *found = nullptr;
+    if (::getaddrinfo(host.constData(), QByteArray::number(port).constData(), &hints, &found) != 0)
+        return {};
+    const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+    QString reason;
+    for (const addrinfo *a = found; a; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                a->ai_protocol);
+        if (fd < 0)
+            continue;
+        int err = 0;
+        if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            err = errno;
+            if (err == EINPROGRESS) {
+                pollfd p {fd, POLLOUT, 0};
+                const int n = ::poll(&p, 1, int(limit.count()));
+                err = n == 0 ? ETIMEDOUT : n < 0 ? errno : 0;
+                socklen_t len = sizeof err;
+                if (n > 0 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                    err = errno;
+            }
+        }
+        ::close(fd);
+        if (err == 0)
+            return {};
+        reason = qt_error_string(err);
+    }
+    return reason;
 }
 
 Error closeError(uint16_t code, const QString &replyText, const QString &context)
@@ -451,8 +492,16 @@ private:
         const timeval connectTimeout = toTimeval(m_settings.connectTimeout);
         const QByteArray host = ep.host.toUtf8();
         if (const int rc = amqp_socket_open_noblock(socket, host.constData(), ep.port, &connectTimeout);
-            rc != AMQP_STATUS_OK)
-            return classifyStatus(rc, u"connecting to "_s + where);
+            rc != AMQP_STATUS_OK) {
+            Failure f = classifyStatus(rc, u"connecting to "_s + where);
+            if (rc == AMQP_STATUS_SOCKET_ERROR) {
+                if (const QString why = connectFailureReason(host, ep.port, std::min(
+                        m_settings.connectTimeout, std::chrono::milliseconds(2000)));
+                    !why.isEmpty())
+                    f.error.message += u" ("_s + why + u')';
+            }
+            return f;
+        }
 
         amqp_set_handshake_timeout(m_conn.get(), &connectTimeout);
         const timeval rpcTimeout = toTimeval(m_settings.rpcTimeout);

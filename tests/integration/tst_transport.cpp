@@ -450,6 +450,31 @@ private Q_SLOTS:
         QCOMPARE(failed.first().first().value<Error>().code, ErrorCode::Auth);
         QVERIFY(!failed.first().first().value<Error>().message.contains(u"definitely-not"_s));
     }
+
+    void brokerDownNamesTheReason()
+    {
+        // A loopback port nobody listens on (taken, then freed): the broker is down.
+        quint16 port = 0;
+        {
+            QTcpServer probe;
+            QVERIFY(probe.listen(QHostAddress::LocalHost));
+            port = probe.serverPort();
+        }
+        auto settings = m_broker->node(u"t-down"_s);
+        QVERIFY(settings);
+        settings->endpoints = {BrokerEndpoint {u"127.0.0.1"_s, port}};
+        settings->reconnectMin = std::chrono::milliseconds(50);
+        AmqpClient client(*settings);
+        QSignalSpy down(&client, &AmqpClient::disconnected);
+        client.start();
+        QTRY_VERIFY_WITH_TIMEOUT(!down.isEmpty(), 15000);
+        const Error e = down.first().first().value<Error>();
+        QCOMPARE(e.code, ErrorCode::Network);
+        // Where it tried, and why it failed: rabbitmq-c alone says only "a socket error".
+        QVERIFY2(e.message.contains(u"127.0.0.1:"_s + QString::number(port)), qPrintable(e.message));
+        QVERIFY2(e.message.contains(u"refused"_s, Qt::CaseInsensitive), qPrintable(e.message));
+        client.stop();
+    }
 };
 
 QTEST_GUILESS_MAIN(TestTransport)
