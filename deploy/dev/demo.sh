@@ -7,10 +7,14 @@
 # running and says how to look around and how to stop.
 #
 #   deploy/dev/demo.sh          install, build, start, show (as root, Debian bookworm)
+#   deploy/dev/demo.sh --loopback   the same on this machine's loopback, without namespaces
+#                               (chosen by itself where namespaces cannot be made, e.g. in
+#                               a container without CAP_SYS_ADMIN)
 #   deploy/dev/demo.sh stop     stop everything the demo started and remove its namespaces
 #   deploy/dev/demo.sh ctl ARGS sparky-admin-cli against the demo, e.g. `ctl status`
 #
-# Nothing listens outside the demo's namespaces; the machine's network is untouched.
+# Nothing listens outside the demo's namespaces (loopback variant: outside 127.0.0.1); the
+# machine's network is untouched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SPARKY_BUILD_DIR:-$here/build}
@@ -20,6 +24,7 @@ F=$here/tests/e2e/fleet.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (packages, network namespaces, sshd)" >&2; exit 1; }
 
+loopback=''
 case "${1:-}" in
     stop)
         "$F" down "$demo" --purge
@@ -30,19 +35,37 @@ case "${1:-}" in
         exec "$F" ctl "$demo" "$@"
         ;;
     '') ;;
-    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    --loopback) loopback=1 ;;
+    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 
 "$here/deploy/dev/install-deps.sh"
-SPARKY_BUILD_DIR=$build "$here/deploy/dev/build.sh"
+# The programs the demo runs (and the console); the tests and benchmarks are test.sh's.
+SPARKY_BUILD_DIR=$build SPARKY_BUILD_TARGETS="sparky-agent sparky-orchestrator sparky-admin-cli sparky-admin" \
+    "$here/deploy/dev/build.sh"
 
 if [ -f "$demo/fleet.env" ] && ! grep -q '^FLEET_STATE=down' "$demo/fleet.env"; then
     say "a demo is already running in $demo: stopping it first"
     "$F" down "$demo" --purge
 fi
 
-say "bringing up the fleet: broker, orchestrator, node1 + node2 + repository host, PostgreSQL on node1"
-"$F" up "$demo" --bin "$build" --schedule '*/5 * * * *'
+if [ -z "$loopback" ]; then
+    # Can this machine make network namespaces? (Not in a container without CAP_SYS_ADMIN.)
+    probe=sparky-demo-probe-$$
+    if why=$(ip netns add "$probe" 2>&1); then
+        ip netns del "$probe"
+    else
+        say "network namespaces are not available here ($why): using the loopback variant"
+        loopback=1
+    fi
+fi
+
+if [ -n "$loopback" ]; then
+    say "bringing up the fleet on this machine's loopback: broker, orchestrator, node1 + node2 + repository host (sshd), PostgreSQL for node1"
+else
+    say "bringing up the fleet: broker, orchestrator, node1 + node2 + repository host, PostgreSQL on node1"
+fi
+"$F" up "$demo" --bin "$build" --schedule '*/5 * * * *' ${loopback:+--loopback}
 ctl() { "$F" ctl "$demo" "$@"; }
 
 say "status at a glance (sparky-admin-cli status)"
@@ -65,8 +88,8 @@ ctl ls node1 files "$archive" "$root/www"
 say "lose a file on node1, then restore it from the archive"
 rm -f "$demo/node1/data/www/index.html"
 ctl restore node1 files "$archive" "$root/www/index.html" --wait
-echo "restored under node1's restore root:"
-find "$demo/node1/restore" -name index.html -newer "$demo/fleet.env" -print
+echo "restored under node1's restore root (borg keeps the file's own times):"
+find "$demo/node1/restore" -path '*/www/index.html' -print
 
 say "a restore drill: extract a random sample, verify it against what borg recorded"
 ctl drill node1 files --wait
@@ -78,7 +101,10 @@ say "the report (sparky-orchestrator report), and the fleet again"
 "$F" orchestrator "$demo" report --format table
 ctl status
 
-topo_ns() { sed -n "s/^TOPO_NS_$1=//p" "$demo/topology.env"; }
+topo() { sed -n "s/^$1=//p" "$demo/topology.env"; }
+# In the namespace topology the console and curl run in the orchestrator's host.
+in_orch=''
+[ -z "$(topo TOPO_NS_ORCH)" ] || in_orch="ip netns exec $(topo TOPO_NS_ORCH) "
 cat <<EOF
 
 The demo keeps running: node1 and node2 back up their 'etc' job every 5 minutes by
@@ -87,11 +113,11 @@ themselves, and events flow into the orchestrator's store ($demo/orch/orchestrat
   look around     deploy/dev/demo.sh ctl status | runs | archives node1 files | commands
                   deploy/dev/demo.sh ctl run node2 files --wait
                   deploy/dev/demo.sh ctl restore node1 db <archive> --database shop2 --create-database --wait
-  the console     ip netns exec $(topo_ns ORCH) env DISPLAY=\$DISPLAY $build/admin-gui/sparky-admin
-                  (broker host 'broker', port $(sed -n 's/^TOPO_BROKER_PORT=//p' "$demo/topology.env"), user sparky-operator,
-                   token in $(sed -n 's/^FLEET_OPERATOR_TOKEN=//p' "$demo/fleet.env"), CA $(sed -n 's/^TOPO_BROKER_CA=//p' "$demo/topology.env"))
+  the console     ${in_orch}env DISPLAY=\$DISPLAY $build/admin-gui/sparky-admin
+                  (broker host '$(topo TOPO_BROKER_HOST)', port $(topo TOPO_BROKER_PORT), user sparky-operator,
+                   token in $(sed -n 's/^FLEET_OPERATOR_TOKEN=//p' "$demo/fleet.env"), CA $(topo TOPO_BROKER_CA))
   logs            $demo/orch/orchestrator.log, $demo/node1/agent.log, $demo/node2/agent.log
-  metrics         ip netns exec $(topo_ns ORCH) curl -s http://127.0.0.1:9466/metrics
+  metrics         ${in_orch}curl -s http://$(sed -n 's/^FLEET_METRICS_ORCHESTRATOR=//p' "$demo/fleet.env")/metrics
   runbook         docs/operations.md
 
   stop            deploy/dev/demo.sh stop

@@ -4,8 +4,11 @@
 # host's agent, a PostgreSQL database on node1. Used by the e2e test
 # (test_flows.sh) and the live demo (deploy/dev/demo.sh).
 #
-#   fleet.sh up DIR --bin BINDIR [--schedule-in SECONDS | --schedule CRON]
-#       topology + broker; the orchestrator's signing key; node1, node2 and repo
+#   fleet.sh up DIR --bin BINDIR [--schedule-in SECONDS | --schedule CRON] [--loopback]
+#       topology + broker (--loopback: topology.sh's loopback variant, for
+#       machines without network namespaces: every process runs on this
+#       machine's loopback, each agent's metrics on a free port); the
+#       orchestrator's signing key; node1, node2 and repo
 #       enrolled through `sparky-orchestrator node add` (RabbitMQ management
 #       API); PostgreSQL on node1 with a sample database `shop`; sample files
 #       on both nodes; configuration for every process; starts them all and
@@ -37,8 +40,9 @@
 #   DIR/repo-agent/               the repository host's agent (repository_host role)
 #   DIR/pg-node1/                 node1's PostgreSQL (tests/fixtures/postgres.sh)
 #
-# Every process is started by this script inside its host's namespace, recorded
-# by pid, and ended by pid (SIGTERM, then SIGKILL after a grace). Root only.
+# Every process is started by this script inside its host's namespace (or, in
+# the loopback variant, directly), recorded by pid, and ended by pid (SIGTERM,
+# then SIGKILL after a grace). Root only.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -124,13 +128,13 @@ our_pid() { # WHAT
 start_proc() { # WHAT
     local what=$1 pid
     if our_pid "$what" >/dev/null; then say "$what already runs"; return 0; fi
-    # `ip netns exec` execs the program: $! is the daemon's own pid.
-    ip netns exec "$(ns_of "$(proc_host "$what")")" "$(proc_bin "$what")" daemon \
-        -c "$(proc_config "$what")" </dev/null >>"$(proc_log "$what")" 2>&1 &
+    # The subshell execs `ip netns exec`, which execs the program: $! is the daemon's own pid.
+    (exec_in_ns "$(proc_host "$what")" "$(proc_bin "$what")" daemon -c "$(proc_config "$what")") \
+        </dev/null >>"$(proc_log "$what")" 2>&1 &
     pid=$!
     fset "$(pid_key "$what")" "$pid"
     fsave
-    say "$what started (pid $pid) in $(ns_of "$(proc_host "$what")"), log $(proc_log "$what")"
+    say "$what started (pid $pid) in $(where "$(proc_host "$what")"), log $(proc_log "$what")"
 }
 
 stop_proc() { # WHAT
@@ -147,7 +151,35 @@ stop_proc() { # WHAT
 }
 
 # ------------------------------------------------------------------ helpers
-in_ns() { local h=$1; shift; ip netns exec "$(ns_of "$h")" "$@"; }
+# HOST CMD... — CMD in HOST's namespace; the loopback variant has none: CMD runs here.
+in_ns() {
+    local ns
+    ns=$(ns_of "$1")
+    shift
+    if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+exec_in_ns() {
+    local ns
+    ns=$(ns_of "$1")
+    shift
+    if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
+}
+where() { local ns; ns=$(ns_of "$1"); echo "${ns:-the root namespace (loopback variant)}"; }
+broker_at() { echo "$(topo TOPO_BROKER_HOST):$(topo TOPO_BROKER_PORT)"; }
+# WHAT — pick the metrics listen address (in this shell: it is saved in fleet.env): each
+# host has its own loopback in the namespace topology; in the loopback variant every
+# process takes a free port of the machine's.
+assign_metrics() {
+    local fixed
+    case "$1" in orchestrator) fixed=9466 ;; *) fixed=9465 ;; esac
+    if [ "$(topo TOPO_MODE)" = loopback ]; then
+        fset "FLEET_METRICS_$(upper "$1")" "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    else
+        fset "FLEET_METRICS_$(upper "$1")" "127.0.0.1:$fixed"
+    fi
+    fsave
+}
+metrics_listen() { fget "FLEET_METRICS_$(upper "$1")"; }
 ctl() { in_ns orch "$(fget FLEET_CTL)" -c "$dir/orch/ctl.yaml" "$@"; }
 orchestrator_cli() { in_ns orch "$(fget FLEET_ORCHESTRATOR)" "$@"; }
 
@@ -219,7 +251,7 @@ state_dir: $dir/$node/state
 postgres_bin_dir: $(fget FLEET_PG_BINDIR)
 heartbeat_interval: 5s
 broker:
-  hosts: ["broker:$(topo TOPO_BROKER_PORT)"]
+  hosts: ["$(broker_at)"]
   vhost: sparky
   token_file: $dir/$node/broker.token
   tls: {ca_file: $(topo TOPO_BROKER_CA)}
@@ -229,7 +261,7 @@ commands:
   orchestrator_key: "$key"
   allowed: [backup.run, backup.cancel, agent.ping, archives.list, archive.browse, restore.extract, drill.run]
 metrics:
-  listen: "127.0.0.1:9465"
+  listen: "$(metrics_listen "$node")"
   textfile: $dir/$node/sparky.prom
 restore:
   roots: [$dir/$node/restore]
@@ -268,7 +300,7 @@ node: repo
 state_dir: $dir/repo-agent/state
 heartbeat_interval: 5s
 broker:
-  hosts: ["broker:$(topo TOPO_BROKER_PORT)"]
+  hosts: ["$(broker_at)"]
   vhost: sparky
   token_file: $dir/repo-agent/broker.token
   tls: {ca_file: $(topo TOPO_BROKER_CA)}
@@ -278,7 +310,7 @@ commands:
   orchestrator_key: "$(fget FLEET_ORCHESTRATOR_PUBKEY)"
   allowed: [agent.ping, key.authorize, key.revoke]
 metrics:
-  listen: "127.0.0.1:9465"
+  listen: "$(metrics_listen repo)"
 repository_host:
   borg_user: $(topo TOPO_BORG_USER)
   authorized_keys: $(topo TOPO_REPO_AUTHORIZED_KEYS)
@@ -294,7 +326,7 @@ write_orchestrator_config() {
     cat >"$o/orchestrator.yaml" <<EOF
 # sparky-orchestrator (written by tests/e2e/fleet.sh)
 broker:
-  hosts: ["broker:$(topo TOPO_BROKER_PORT)"]
+  hosts: ["$(broker_at)"]
   vhost: sparky
   user: $(fget FLEET_ORCHESTRATOR_USER)
   token_file: $(fget FLEET_ORCHESTRATOR_TOKEN)
@@ -317,9 +349,9 @@ report:
   window: 7d
   interval: 30s
 metrics:
-  listen: "127.0.0.1:9466"
+  listen: "$(metrics_listen orchestrator)"
 management:
-  url: https://broker:$(topo TOPO_BROKER_MGMT_PORT)
+  url: https://$(topo TOPO_BROKER_HOST):$(topo TOPO_BROKER_MGMT_PORT)
   user: $(fget FLEET_ADMIN_USER)
   password_file: $(fget FLEET_ADMIN_TOKEN)
   ca_file: $(topo TOPO_BROKER_CA)
@@ -328,7 +360,7 @@ EOF
     cat >"$o/ctl.yaml" <<EOF
 # sparky-admin-cli as the operator (written by tests/e2e/fleet.sh)
 broker:
-  hosts: ["broker:$(topo TOPO_BROKER_PORT)"]
+  hosts: ["$(broker_at)"]
   vhost: sparky
   user: $(fget FLEET_OPERATOR_USER)
   token_file: $(fget FLEET_OPERATOR_TOKEN)
@@ -346,9 +378,10 @@ schedule_at() { # SECONDS — a cron line for the whole minute at least SECONDS-
 }
 
 cmd_up() {
-    local bin='' schedule_in=60 schedule='' benv node pgenv
+    local bin='' schedule_in=60 schedule='' benv node pgenv loopback=''
     while [ $# -gt 0 ]; do
         case "$1" in
+            --loopback) loopback=1; shift ;;
             --bin) bin=${2:?}; shift 2 ;;
             --schedule-in) schedule_in=${2:?}; shift 2 ;;
             --schedule) schedule=${2:?}; shift 2 ;;
@@ -365,12 +398,13 @@ cmd_up() {
         [ "$(fget FLEET_STATE)" = down ] || die "a fleet is already in $dir (state $(fget FLEET_STATE)); run: fleet.sh down $dir"
     fi
 
-    "$T" up "$dir"
+    "$T" up "$dir" ${loopback:+--loopback}
     # From here on, a failure takes down what was made.
     trap 'rc=$?; if [ "$rc" != 0 ]; then say "up failed; taking down what was made"; "$here/fleet.sh" down "$dir" || true; fi' EXIT
     F=() F_ORDER=()
     fset FLEET_STATE starting
     fset FLEET_DIR "$dir"
+    fset FLEET_MODE "$(topo TOPO_MODE)"
     fset FLEET_BIN "$bin"
     fset FLEET_AGENT "$bin/agent/sparky-agent"
     fset FLEET_ORCHESTRATOR "$bin/orchestrator/sparky-orchestrator"
@@ -389,6 +423,7 @@ cmd_up() {
     fsave
 
     # The orchestrator: its signing key (private, stays in orch/), configuration.
+    for node in orchestrator "${agents[@]}"; do assign_metrics "$node"; done
     (umask 077 && mkdir -p "$dir/orch")
     fset FLEET_ORCHESTRATOR_PUBKEY "$("$(fget FLEET_ORCHESTRATOR)" keygen --out "$dir/orch/orchestrator.key" | tail -n 1)"
     [ -n "$(fget FLEET_ORCHESTRATOR_PUBKEY)" ] || die "keygen printed no public key"
@@ -405,7 +440,8 @@ cmd_up() {
         [ -s "$tokfile" ] || die "node add $node wrote no token"
     done
 
-    # node1's database server, inside node1 (listens on node1's loopback only).
+    # node1's database server, inside node1 (listens on node1's loopback only; in the
+    # loopback variant on a free port of the machine's).
     in_ns node1 "$pg_sh" start "$dir/pg-node1" >/dev/null
     pgenv=$dir/pg-node1/postgres.env
     fset FLEET_PG_DIR "$dir/pg-node1"

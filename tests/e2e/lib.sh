@@ -16,6 +16,10 @@
 #   e2e_group_start NAME FUNC      run FUNC (a series of checks) in the background,
 #                                  its output in $E2E_LOG.NAME.out (E2E_LOG required)
 #   e2e_group_wait NAME            wait for it, print its output, add its tally
+#   jq_py EXPR                     print a python expression over `d` (the JSON on stdin)
+#   e2e_fleet_test FLEET_SH DIR    for a test on tests/e2e/fleet.sh: `fleet.sh down DIR`
+#                                  on exit (keeping the exit status), E2E_LOG_DIR=DIR-logs
+#                                  made empty, E2E_LOG=$E2E_LOG_DIR/test.log
 # CMD's output goes to $E2E_LOG (default: nowhere) and is shown on failure.
 
 E2E_FAILURES=${E2E_FAILURES:-0}
@@ -122,4 +126,27 @@ e2e_group_wait() {
 e2e_summary() {
     echo "e2e: $E2E_PASSES passed, $E2E_FAILURES failed"
     [ "$E2E_FAILURES" = 0 ]
+}
+
+jq_py() {
+    python3 -c 'import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1"
+}
+
+e2e_fleet_test() {
+    E2E_FLEET_SH=$1 E2E_FLEET_DIR=$2
+    # shellcheck disable=SC2317 # called by the trap
+    _e2e_fleet_cleanup() {
+        local rc=$?
+        "$E2E_FLEET_SH" down "$E2E_FLEET_DIR" >/dev/null 2>&1 || "$E2E_FLEET_SH" down "$E2E_FLEET_DIR"
+        exit "$rc"
+    }
+    trap _e2e_fleet_cleanup EXIT
+    trap 'exit 130' INT TERM
+    E2E_LOG_DIR=$E2E_FLEET_DIR-logs
+    rm -rf "$E2E_LOG_DIR"
+    mkdir -p "$E2E_LOG_DIR"
+    export E2E_LOG=$E2E_LOG_DIR/test.log
 }

@@ -33,26 +33,9 @@ BIN=$2
 
 t_start=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - t_start) / 1000000 )) ms"; }
-cleanup() {
-    local rc=$?
-    "$F" down "$D" >/dev/null 2>&1 || "$F" down "$D"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-E2E_LOG_DIR=$D-logs
-rm -rf "$E2E_LOG_DIR"
-mkdir -p "$E2E_LOG_DIR"
-export E2E_LOG=$E2E_LOG_DIR/test.log
+e2e_fleet_test "$F" "$D"
 
 ctl() { "$F" ctl "$D" "$@"; }
-jq_py() { # EXPR — python expression over `d` (stdin JSON); prints the value
-    python3 -c 'import json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1"
-}
 fatal() {
     echo "FATAL: $*" >&2
     dump_logs
