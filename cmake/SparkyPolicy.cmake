@@ -24,6 +24,13 @@ target_compile_options(sparky_policy INTERFACE
     -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
     $<$<CXX_COMPILER_ID:GNU>:-Wno-psabi>)
 
+# A unity build #includes each .cpp into one file, and GCC then warns about classes whose
+# members use a type from that .cpp's anonymous namespace (-Wsubobject-linkage), as if it were
+# a header's; in the unity file they still belong to that one translation unit.
+if(CMAKE_UNITY_BUILD)
+    target_compile_options(sparky_policy INTERFACE $<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>)
+endif()
+
 if(SPARKY_WERROR)
     target_compile_options(sparky_policy INTERFACE -Werror)
 endif()
