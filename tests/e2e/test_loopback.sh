@@ -50,7 +50,10 @@ BORG_HOME=$(tenv TOPO_BORG_HOME)
 # (Other e2e tests may run beside this one with namespaces of their own: only ours count.)
 check_no_namespaces() {
     local key pid ns
-    [ "$(tenv TOPO_MODE)" = loopback ] && [ -z "$(tenv TOPO_NS_NODE1)" ] || { echo "topology.env: mode $(tenv TOPO_MODE), node1 ns '$(tenv TOPO_NS_NODE1)'"; return 1; }
+    if [ "$(tenv TOPO_MODE)" != loopback ] || [ -n "$(tenv TOPO_NS_NODE1)" ]; then
+        echo "topology.env: mode $(tenv TOPO_MODE), node1 ns '$(tenv TOPO_NS_NODE1)'"
+        return 1
+    fi
     [ -z "$(ours_in_netns)" ] || { echo "namespaces of this run: $(ours_in_netns)"; return 1; }
     for key in FLEET_PID_ORCHESTRATOR FLEET_PID_NODE1 FLEET_PID_NODE2 FLEET_PID_REPO; do
         pid=$(fenv "$key")
