@@ -48,6 +48,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
 T=$here/topology.sh
+# shellcheck source=lib.sh
+. "$here/lib.sh" # free_port, in_ns, exec_in_ns
 pg_sh=$repo_root/tests/fixtures/postgres.sh
 agents=(node1 node2 repo)
 client_nodes=(node1 node2)
@@ -151,19 +153,8 @@ stop_proc() { # WHAT
 }
 
 # ------------------------------------------------------------------ helpers
-# HOST CMD... — CMD in HOST's namespace; the loopback variant has none: CMD runs here.
-in_ns() {
-    local ns
-    ns=$(ns_of "$1")
-    shift
-    if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
-}
-exec_in_ns() {
-    local ns
-    ns=$(ns_of "$1")
-    shift
-    if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
-}
+# in_ns / exec_in_ns HOST CMD... (lib.sh): CMD in HOST's namespace; the loopback variant
+# has none: CMD runs here.
 where() { local ns; ns=$(ns_of "$1"); echo "${ns:-the root namespace (loopback variant)}"; }
 broker_at() { echo "$(topo TOPO_BROKER_HOST):$(topo TOPO_BROKER_PORT)"; }
 # WHAT — pick the metrics listen address (in this shell: it is saved in fleet.env): each
@@ -173,7 +164,7 @@ assign_metrics() {
     local fixed
     case "$1" in orchestrator) fixed=9466 ;; *) fixed=9465 ;; esac
     if [ "$(topo TOPO_MODE)" = loopback ]; then
-        fset "FLEET_METRICS_$(upper "$1")" "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+        fset "FLEET_METRICS_$(upper "$1")" "127.0.0.1:$(free_port)"
     else
         fset "FLEET_METRICS_$(upper "$1")" "127.0.0.1:$fixed"
     fi

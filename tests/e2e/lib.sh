@@ -17,6 +17,14 @@
 #                                  its output in $E2E_LOG.NAME.out (E2E_LOG required)
 #   e2e_group_wait NAME            wait for it, print its output, add its tally
 #   jq_py EXPR                     print a python expression over `d` (the JSON on stdin)
+#   free_port                      a free TCP port on 127.0.0.1
+#   in_ns HOST CMD... / exec_in_ns HOST CMD...
+#                                  run (exec) CMD in HOST's namespace, or here when the
+#                                  caller's `ns_of HOST` is empty (the loopback variant)
+#   e2e_check_restore_file FLEET_SH DIR ARCHIVE
+#                                  delete node1's www/img/logo.bin, restore it from ARCHIVE:
+#                                  byte-identical under node1's restore root, not in place
+#                                  (then put back)
 #   e2e_fleet_test FLEET_SH DIR    for a test on tests/e2e/fleet.sh: `fleet.sh down DIR`
 #                                  on exit (keeping the exit status), E2E_LOG_DIR=DIR-logs
 #                                  made empty, E2E_LOG=$E2E_LOG_DIR/test.log
@@ -149,4 +157,35 @@ e2e_fleet_test() {
     rm -rf "$E2E_LOG_DIR"
     mkdir -p "$E2E_LOG_DIR"
     export E2E_LOG=$E2E_LOG_DIR/test.log
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+in_ns() {
+    local ns
+    ns=$(ns_of "$1")
+    shift
+    if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+exec_in_ns() {
+    local ns
+    ns=$(ns_of "$1")
+    shift
+    if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
+}
+
+e2e_check_restore_file() {
+    local fleet=$1 dir=$2 archive=$3 file=$2/node1/data/www/img/logo.bin sum out target
+    sum=$(sha256sum <"$file")
+    rm -f "$file"
+    out=$("$fleet" ctl "$dir" --json restore node1 files "$archive" "${file#/}" --wait) || { echo "$out"; return 1; }
+    target=$(jq_py "d['run']['details']['target']" <<<"$out")
+    case "$target" in "$dir/node1/restore/"*) ;; *) echo "target $target is not under the restore root"; return 1 ;; esac
+    [ -f "$target$file" ] || { echo "$target$file missing: $out"; return 1; }
+    [ "$(sha256sum <"$target$file")" = "$sum" ] || { echo "restored file differs"; return 1; }
+    [ ! -e "$file" ] || { echo "the restore wrote to the original place"; return 1; }
+    cp -p "$target$file" "$file"
 }

@@ -99,19 +99,8 @@ check_ls() {
 e2e_check "ls browses the archive's directories, a page at a time" check_ls
 
 # ------------------------------------------------------------------ restore
-check_restore_file() {
-    local file=$D/node1/data/www/img/logo.bin sum out target
-    sum=$(sha256sum <"$file")
-    rm -f "$file"
-    out=$(ctl --json restore node1 files "$ARCHIVE" "${file#/}" --wait) || { echo "$out"; return 1; }
-    target=$(jq_py "d['run']['details']['target']" <<<"$out")
-    case "$target" in "$D/node1/restore/"*) ;; *) echo "target $target is not under the restore root"; return 1 ;; esac
-    [ -f "$target$file" ] || { echo "$target$file missing: $out"; return 1; }
-    [ "$(sha256sum <"$target$file")" = "$sum" ] || { echo "restored file differs"; return 1; }
-    [ ! -e "$file" ] || { echo "the restore wrote to the original place"; return 1; }
-    cp -p "$target$file" "$file"
-}
-e2e_check "a deleted file comes back byte-identical under node1's restore root" check_restore_file
+e2e_check "a deleted file comes back byte-identical under node1's restore root" \
+    e2e_check_restore_file "$F" "$D" "$ARCHIVE"
 
 check_restore_outside() {
     local out rc

@@ -96,16 +96,8 @@ e2e_check "run node1 files --wait: a backup over ssh to the loopback sshd, with 
 ARCHIVE=$(cat "$E2E_LOG_DIR/archive" 2>/dev/null || true)
 [[ $ARCHIVE == node1-files-* ]] || fatal "no archive to restore from ('$ARCHIVE')"
 
-check_restore_file() {
-    local file=$D/node1/data/www/img/logo.bin sum out target
-    sum=$(sha256sum <"$file")
-    rm -f "$file"
-    out=$(ctl --json restore node1 files "$ARCHIVE" "${file#/}" --wait) || { echo "$out"; return 1; }
-    target=$(jq_py "d['run']['details']['target']" <<<"$out")
-    case "$target" in "$D/node1/restore/"*) ;; *) echo "target $target is not under the restore root"; return 1 ;; esac
-    [ "$(sha256sum <"$target$file")" = "$sum" ] || { echo "restored file differs or is missing: $out"; return 1; }
-}
-e2e_check "a deleted file comes back byte-identical under node1's restore root" check_restore_file
+e2e_check "a deleted file comes back byte-identical under node1's restore root" \
+    e2e_check_restore_file "$F" "$D" "$ARCHIVE"
 
 check_database() {
     local out

@@ -96,6 +96,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
 broker_sh=$repo_root/tests/fixtures/broker.sh
+# shellcheck source=lib.sh
+. "$here/lib.sh" # free_port, in_ns, exec_in_ns
 sshd_bin=${SPARKY_TOPOLOGY_SSHD:-/usr/sbin/sshd}
 borg_user=sparky-e2e-borg
 borg_home=/var/lib/$borg_user
@@ -126,7 +128,6 @@ pid_alive() { # running, and not a zombie
 }
 
 loopback() { [ "$(tget TOPO_MODE)" = loopback ]; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 netns_exists() { [ -n "$1" ] && ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qxF "$1"; }
 
 # ---------------------------------------------------------------- arguments
@@ -191,18 +192,7 @@ ns_of() { # HOST — its namespace name
     is_host "$1" || die "unknown host '$1' (one of: ${hosts_all[*]})"
     tget "TOPO_NS_$(upper "$1")"
 }
-in_ns() { # HOST CMD... — CMD inside HOST's namespace (loopback variant: here)
-    local ns
-    ns=$(ns_of "$1")
-    shift
-    if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
-}
-exec_in_ns() { # HOST CMD... — exec CMD inside HOST's namespace (loopback variant: here)
-    local ns
-    ns=$(ns_of "$1")
-    shift
-    if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
-}
+# in_ns / exec_in_ns HOST CMD... (lib.sh): CMD inside HOST's namespace (loopback variant: here)
 
 # ---------------------------------------------------------------- checks
 check_tools() {
