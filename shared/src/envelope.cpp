@@ -4,7 +4,8 @@
 #include <QJsonDocument>
 #include <QJsonParseError>
 #include <QRandomGenerator>
-#include <QRegularExpression>
+#include <algorithm>
+#include <cstring>
 
 namespace sparky {
 
@@ -53,47 +54,139 @@ Expected<QString> stringField(const QJsonObject &o, QLatin1StringView key)
 
 } // namespace
 
-bool isValidNodeId(QStringView node)
+// The checks below run for every message (two or three timestamps each), so they are
+// written out by hand: a QRegularExpression match or QDateTime::fromString() costs
+// microseconds apiece. tst_envelope holds them to Qt's own parser and to the patterns in
+// the comments.
+
+namespace {
+
+bool isLowerOrDigit(char16_t c)
 {
-    static const QRegularExpression re(u"^[a-z0-9][a-z0-9-]{0,62}$"_s);
-    return re.match(node).hasMatch();
+    return (c >= u'a' && c <= u'z') || (c >= u'0' && c <= u'9');
 }
 
-bool isValidMessageType(QStringView type)
+} // namespace
+
+bool isValidNodeId(QStringView node) // ^[a-z0-9][a-z0-9-]{0,62}$
 {
-    static const QRegularExpression re(u"^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$"_s);
-    return type.size() <= kMaxTypeLength && re.match(type).hasMatch();
+    if (node.isEmpty() || node.size() > 63 || !isLowerOrDigit(node.front().unicode()))
+        return false;
+    return std::all_of(node.begin(), node.end(),
+        [](QChar c) { return isLowerOrDigit(c.unicode()) || c == u'-'; });
 }
 
-bool isValidMessageId(QStringView id)
+bool isValidMessageType(QStringView type) // ^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$, ≤ 64
 {
-    static const QRegularExpression re(u"^[A-Za-z0-9._:-]+$"_s);
-    return id.size() <= kMaxIdLength && re.match(id).hasMatch();
+    if (type.isEmpty() || type.size() > kMaxTypeLength)
+        return false;
+    bool segmentStart = true;
+    for (QChar ch : type) {
+        const char16_t c = ch.unicode();
+        if (segmentStart) {
+            if (c < u'a' || c > u'z')
+                return false;
+            segmentStart = false;
+        } else if (c == u'.') {
+            segmentStart = true;
+        } else if (!isLowerOrDigit(c) && c != u'_') {
+            return false;
+        }
+    }
+    return !segmentStart;
+}
+
+bool isValidMessageId(QStringView id) // ^[A-Za-z0-9._:-]+$, ≤ 64
+{
+    if (id.isEmpty() || id.size() > kMaxIdLength)
+        return false;
+    return std::all_of(id.begin(), id.end(), [](QChar ch) {
+        const char16_t c = ch.unicode();
+        return isLowerOrDigit(c) || (c >= u'A' && c <= u'Z') || c == u'.' || c == u'_'
+            || c == u':' || c == u'-';
+    });
 }
 
 QString newMessageId()
 {
-    quint32 words[4];
-    QRandomGenerator::system()->fillRange(words);
-    return QString::fromLatin1(
-        QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex());
+    // 12 hex digits of the current time in ms, then 80 random bits: ids made later sort
+    // later (like UUIDv7), so the stores' unique indexes on them grow at one end instead of
+    // dirtying a random page per id; the random part keeps them unique and unguessable.
+    const quint64 now = quint64(QDateTime::currentMSecsSinceEpoch()) & 0xffffffffffffULL;
+    quint32 random[3];
+    QRandomGenerator::system()->fillRange(random);
+    char bytes[16];
+    for (int i = 0; i < 6; ++i)
+        bytes[i] = char(now >> (40 - 8 * i));
+    std::memcpy(bytes + 6, random, 10);
+    return QString::fromLatin1(QByteArray::fromRawData(bytes, sizeof bytes).toHex());
 }
 
-QString formatTimestamp(const QDateTime &t)
+QString formatTimestamp(const QDateTime &t) // 2026-11-25T15:20:31.123Z
 {
-    return t.toUTC().toString(Qt::ISODateWithMs);
+    if (!t.isValid())
+        return {};
+    const qint64 ms = t.toMSecsSinceEpoch();
+    constexpr qint64 kDay = 86400000;
+    const qint64 days = ms >= 0 ? ms / kDay : -((-ms + kDay - 1) / kDay);
+    const QDate date = QDate::fromJulianDay(days + 2440588); // 2440588: 1970-01-01
+    if (date.year() < 1 || date.year() > 9999)
+        return t.toUTC().toString(Qt::ISODateWithMs);
+    const qint64 inDay = ms - days * kDay;
+    char16_t out[24];
+    auto put = [&out](int at, int value, int width) {
+        for (int i = width - 1; i >= 0; --i, value /= 10)
+            out[at + i] = char16_t(u'0' + value % 10);
+    };
+    put(0, date.year(), 4);
+    out[4] = u'-';
+    put(5, date.month(), 2);
+    out[7] = u'-';
+    put(8, date.day(), 2);
+    out[10] = u'T';
+    put(11, int(inDay / 3600000), 2);
+    out[13] = u':';
+    put(14, int(inDay / 60000 % 60), 2);
+    out[16] = u':';
+    put(17, int(inDay / 1000 % 60), 2);
+    out[19] = u'.';
+    put(20, int(inDay % 1000), 3);
+    out[23] = u'Z';
+    return QString(reinterpret_cast<const QChar *>(out), 24);
 }
 
+// ^YYYY-MM-DDTHH:MM:SS(.f{1,3})?Z$ with a date and time that exist.
 std::optional<QDateTime> parseTimestamp(QStringView text)
 {
-    static const QRegularExpression re(
-        u"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,3})?Z$"_s);
-    if (!re.match(text).hasMatch())
+    const qsizetype n = text.size();
+    if (n < 20 || n == 21 || n > 24 || text.back() != u'Z')
         return std::nullopt;
-    QDateTime t = QDateTime::fromString(text.toString(), Qt::ISODateWithMs);
-    if (!t.isValid())
+    auto number = [text](qsizetype at, qsizetype width, int &out) {
+        out = 0;
+        for (qsizetype i = at; i < at + width; ++i) {
+            const char16_t c = text[i].unicode();
+            if (c < u'0' || c > u'9')
+                return false;
+            out = out * 10 + (c - u'0');
+        }
+        return true;
+    };
+    int year, month, day, hour, minute, second, msec = 0;
+    if (!number(0, 4, year) || text[4] != u'-' || !number(5, 2, month) || text[7] != u'-'
+        || !number(8, 2, day) || text[10] != u'T' || !number(11, 2, hour) || text[13] != u':'
+        || !number(14, 2, minute) || text[16] != u':' || !number(17, 2, second))
         return std::nullopt;
-    return t.toUTC();
+    if (n > 20) {
+        if (text[19] != u'.' || !number(20, n - 21, msec))
+            return std::nullopt;
+        for (qsizetype i = n - 21; i < 3; ++i)
+            msec *= 10; // ".5" is half a second
+    }
+    const QDate date(year, month, day);
+    const QTime time(hour, minute, second, msec);
+    if (!date.isValid() || !time.isValid())
+        return std::nullopt;
+    return QDateTime(date, time, Qt::UTC);
 }
 
 Envelope Envelope::make(QString type, QString node, QJsonObject body)

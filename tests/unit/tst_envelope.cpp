@@ -148,6 +148,109 @@ private Q_SLOTS:
         QCOMPARE(isValidNodeId(node), valid);
     }
 
+    void messageTypesAndIds_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<bool>("type");
+        QTest::addColumn<bool>("id");
+        QTest::newRow("dotted") << u"run.finished"_s << true << true;
+        QTest::newRow("underscore") << u"agent.hello_2"_s << true << true;
+        QTest::newRow("one segment") << u"ping"_s << true << true;
+        QTest::newRow("empty") << QString() << false << false;
+        QTest::newRow("empty segment") << u"run..finished"_s << false << true;
+        QTest::newRow("trailing dot") << u"run."_s << false << true;
+        QTest::newRow("leading dot") << u".run"_s << false << true;
+        QTest::newRow("digit first") << u"1run"_s << false << true;
+        QTest::newRow("segment digit first") << u"run.2x"_s << false << true;
+        QTest::newRow("upper") << u"Run.x"_s << false << true;
+        QTest::newRow("id punctuation") << u"a-b_c:d.e"_s << false << true;
+        QTest::newRow("hex") << u"0f3a"_s << false << true;
+        QTest::newRow("space") << u"a b"_s << false << false;
+        QTest::newRow("slash") << u"a/b"_s << false << false;
+        QTest::newRow("non-ascii") << u"r\u00e9n"_s << false << false;
+        QTest::newRow("64") << QString(64, u'a') << true << true;
+        QTest::newRow("65") << QString(65, u'a') << false << false;
+    }
+    void messageTypesAndIds()
+    {
+        QFETCH(QString, text);
+        QFETCH(bool, type);
+        QFETCH(bool, id);
+        QCOMPARE(isValidMessageType(text), type);
+        QCOMPARE(isValidMessageId(text), id);
+    }
+
+    // parseTimestamp() is hand-written for speed: it must accept exactly the RFC 3339 UTC
+    // form and agree with Qt's own ISO parser on every value it accepts.
+    void timestamps_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<bool>("valid");
+        QTest::newRow("ms") << u"2026-11-25T15:20:31.123Z"_s << true;
+        QTest::newRow("no fraction") << u"2026-11-25T15:20:31Z"_s << true;
+        QTest::newRow("one digit") << u"2026-11-25T15:20:31.5Z"_s << true;
+        QTest::newRow("two digits") << u"2026-11-25T15:20:31.25Z"_s << true;
+        QTest::newRow("leap day") << u"2028-02-29T23:59:59.999Z"_s << true;
+        QTest::newRow("epoch") << u"1970-01-01T00:00:00Z"_s << true;
+        QTest::newRow("year 1") << u"0001-01-01T00:00:00Z"_s << true;
+        QTest::newRow("no leap day") << u"2026-02-29T00:00:00Z"_s << false;
+        QTest::newRow("month 13") << u"2026-13-01T00:00:00Z"_s << false;
+        QTest::newRow("hour 24") << u"2026-11-25T24:00:00Z"_s << false;
+        QTest::newRow("minute 60") << u"2026-11-25T15:60:00Z"_s << false;
+        QTest::newRow("second 60") << u"2026-11-25T15:20:60Z"_s << false;
+        QTest::newRow("four digits") << u"2026-11-25T15:20:31.1234Z"_s << false;
+        QTest::newRow("dot only") << u"2026-11-25T15:20:31.Z"_s << false;
+        QTest::newRow("comma") << u"2026-11-25T15:20:31,123Z"_s << false;
+        QTest::newRow("offset") << u"2026-11-25T15:20:31+00:00"_s << false;
+        QTest::newRow("lower z") << u"2026-11-25T15:20:31z"_s << false;
+        QTest::newRow("space") << u"2026-11-25 15:20:31Z"_s << false;
+        QTest::newRow("sign") << u"+026-11-25T15:20:31Z"_s << false;
+        QTest::newRow("letter") << u"2026-11-2xT15:20:31Z"_s << false;
+        QTest::newRow("date only") << u"2026-11-25"_s << false;
+        QTest::newRow("empty") << QString() << false;
+    }
+    void timestamps()
+    {
+        QFETCH(QString, text);
+        QFETCH(bool, valid);
+        const auto parsed = parseTimestamp(text);
+        QCOMPARE(parsed.has_value(), valid);
+        if (!valid)
+            return;
+        const QDateTime qt = QDateTime::fromString(text, Qt::ISODateWithMs);
+        QVERIFY(qt.isValid());
+        QCOMPARE(parsed->toMSecsSinceEpoch(), qt.toMSecsSinceEpoch());
+        QCOMPARE(parsed->timeSpec(), Qt::UTC);
+    }
+
+    // formatTimestamp() is hand-written too: the same text as Qt's, and parseTimestamp()
+    // reads it back, over a spread of instants (before 1970, leap days, far future).
+    void formatsLikeQt()
+    {
+        const qint64 day = 86400000;
+        QList<qint64> instants { 0, 1, -1, 999, -999, day - 1, -day, -day - 1,
+            QDateTime(QDate(1, 1, 1), QTime(0, 0), Qt::UTC).toMSecsSinceEpoch(),
+            QDateTime(QDate(9999, 12, 31), QTime(23, 59, 59, 999), Qt::UTC).toMSecsSinceEpoch(),
+            QDateTime(QDate(2028, 2, 29), QTime(12, 0), Qt::UTC).toMSecsSinceEpoch() };
+        quint64 x = 0x9e3779b97f4a7c15ULL; // fixed pseudo-random spread, reproducible
+        for (int i = 0; i < 2000; ++i) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            instants.append(qint64(x % (400ULL * 365 * day)) - 200LL * 365 * day);
+        }
+        for (const qint64 ms : std::as_const(instants)) {
+            const QDateTime t = QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
+            const QString text = formatTimestamp(t);
+            QCOMPARE(text, t.toString(Qt::ISODateWithMs));
+            QCOMPARE(formatTimestamp(t.toOffsetFromUtc(3600)), text);
+            const auto back = parseTimestamp(text);
+            QVERIFY2(back.has_value(), qPrintable(text));
+            QCOMPARE(back->toMSecsSinceEpoch(), ms);
+        }
+        QVERIFY(formatTimestamp(QDateTime()).isEmpty());
+    }
+
     void jsonFields()
     {
         const QJsonObject body = QJsonDocument::fromJson(R"({"job":"etc","n":3,"f":1.5,"paths":["a",2],"ok":true,"extra":1})").object();

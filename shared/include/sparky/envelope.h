@@ -63,7 +63,7 @@ bool isValidNodeId(QStringView node);     // ^[a-z0-9][a-z0-9-]{0,62}$ (no dots:
 bool isValidMessageType(QStringView type); // ^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$, ≤ 64
 bool isValidMessageId(QStringView id);     // ^[A-Za-z0-9._:-]{1,64}$
 
-QString newMessageId(); // 32 hex chars from a CSPRNG
+QString newMessageId(); // 32 hex chars: 48 bits of ms time (ids sort by age), 80 from a CSPRNG
 QString formatTimestamp(const QDateTime &t); // 2026-11-25T15:20:31.123Z
 std::optional<QDateTime> parseTimestamp(QStringView text);
 
