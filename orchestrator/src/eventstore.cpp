@@ -6,6 +6,8 @@
 #include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <charconv>
+#include <optional>
 
 namespace sparky::orchestrator {
 
@@ -14,7 +16,129 @@ namespace proto = sparky::protocol;
 
 namespace {
 
-constexpr int kIdsPerStatement = 250; // (id, received_at) pairs per INSERT … RETURNING
+// The rows of one multi-row INSERT as a single bound text: a JSON object whose keys are the
+// rows' primary keys (unique within the object: jsonb keeps only the last of duplicate keys)
+// and whose values are arrays of the other columns, read back by a JsonInsert. One value
+// instead of one QVariant per column and row (Qt Sql's per-value binding was most of the
+// ingest writer's CPU), and nearly the same statement on both stores: json_each()/jsonb_each()
+// over an object and `->>` with an array index mean the same in SQLite (3.38 or later) and
+// PostgreSQL.
+class JsonRows
+{
+public:
+    qsizetype size() const { return m_rows; }
+
+    JsonRows &row(QStringView key)
+    {
+        m_text += m_rows++ ? u"],\""_s : u"{\""_s;
+        escaped(key);
+        m_text += u"\":["_s;
+        m_first = true;
+        return *this;
+    }
+    JsonRows &text(QStringView s)
+    {
+        separator();
+        m_text += u'"';
+        escaped(s);
+        m_text += u'"';
+        return *this;
+    }
+    JsonRows &textOrNull(QStringView s) { return s.isEmpty() ? null() : text(s); }
+    JsonRows &integer(qint64 v)
+    {
+        separator();
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+        m_text += QLatin1StringView(digits, end - digits);
+        return *this;
+    }
+    JsonRows &integerOrNull(std::optional<qint64> v) { return v ? integer(*v) : null(); }
+    JsonRows &null()
+    {
+        separator();
+        m_text += u"null"_s;
+        return *this;
+    }
+    // The JSON text; the builder is empty again afterwards.
+    QString take()
+    {
+        m_text += m_rows ? u"]}"_s : u"{}"_s;
+        m_rows = 0;
+        return std::exchange(m_text, {});
+    }
+
+private:
+    void separator()
+    {
+        if (!m_first)
+            m_text += u',';
+        m_first = false;
+    }
+    void escaped(QStringView s)
+    {
+        qsizetype from = 0;
+        for (qsizetype i = 0; i < s.size(); ++i) {
+            const char16_t c = s[i].unicode();
+            if (c >= 0x20 && c != u'"' && c != u'\\')
+                continue;
+            m_text += s.sliced(from, i - from);
+            if (c == u'"' || c == u'\\') {
+                m_text += u'\\';
+                m_text += QChar(c);
+            } else {
+                static constexpr char16_t hex[] = u"0123456789abcdef";
+                const char16_t esc[] = { u'\\', u'u', u'0', u'0', hex[c >> 4], hex[c & 0xf] };
+                m_text += QStringView(esc, 6);
+            }
+            from = i + 1;
+        }
+        m_text += s.sliced(from);
+    }
+
+    QString m_text;
+    qsizetype m_rows = 0;
+    bool m_first = true;
+};
+
+// "WITH r(k, v) AS (SELECT key, value FROM json_each(?)) <head> SELECT k, v->>0,
+// CAST(v->>1 AS BIGINT), … FROM r WHERE true <tail>" for the columns after the key: one
+// letter each in `kinds`, t(ext) or i(nteger). (`WHERE true` tells SQLite's parser that ON
+// CONFLICT belongs to the INSERT.) The engines differ only in how the rows are read:
+//  - SQLite (3.40 has no jsonb): the CTE is MATERIALIZED, so each row's array is rendered
+//    once and its `->>`s share one parse; read straight from json_each, every `->>` renders
+//    and parses the row again (twice the CPU of the whole insert).
+//  - PostgreSQL: jsonb_each(CAST(? AS jsonb)) parses the text once, and `->>` on jsonb
+//    indexes the array; on json it would lex the row text again for every column.
+class JsonInsert
+{
+public:
+    JsonInsert(QStringView head, QLatin1StringView kinds, QStringView tail)
+    {
+        Q_ASSERT_X(head.count(u',') == kinds.size(), "JsonInsert", "one kind per column");
+        QString select = head + u" SELECT k"_s;
+        for (qsizetype i = 0; i < kinds.size(); ++i) {
+            const QString element = u"v->>"_s + QString::number(i);
+            if (kinds.at(i) == 'i'_L1)
+                select += u", CAST("_s + element + u" AS BIGINT)"_s;
+            else
+                select += u", "_s + element;
+        }
+        select += u" FROM r WHERE true "_s + tail;
+        m_sqlite = u"WITH r(k, v) AS MATERIALIZED (SELECT key, value FROM json_each(?)) "_s
+            + select;
+        m_postgres
+            = u"WITH r(k, v) AS (SELECT key, value FROM jsonb_each(CAST(? AS jsonb))) "_s + select;
+    }
+    const QString &sql(Database::Dialect dialect) const
+    {
+        return dialect == Database::Dialect::Postgres ? m_postgres : m_sqlite;
+    }
+
+private:
+    QString m_sqlite;
+    QString m_postgres;
+};
 
 qint64 ms(const QDateTime &t)
 {
@@ -47,6 +171,21 @@ QString printableExcerpt(const QByteArray &bytes)
 QString runKey(const QString &node, const QString &runId)
 {
     return node + u':' + runId;
+}
+
+// A runs row's key and the columns run.started and run.finished both set: node, run_id, job,
+// kind, run_trigger, command_id, repository.
+template<typename Run>
+JsonRows &runRow(JsonRows &rows, const QString &node, const Run &r)
+{
+    return rows.row(runKey(node, r.runId))
+        .text(node)
+        .text(r.runId)
+        .text(r.job)
+        .text(proto::runKindName(r.kind))
+        .textOrNull(r.trigger)
+        .textOrNull(r.commandId)
+        .textOrNull(r.repository);
 }
 
 int commandRank(proto::CommandUpdate::State s)
@@ -170,7 +309,12 @@ Expected<BatchOutcome> EventStore::applyBatch(
             slot = e;
     }
 
+    // A run whose run.finished is in this batch needs neither its run.started nor its
+    // run.progress written first: run.finished sets every column run.started sets, and
+    // carries the newest progress along (one row written instead of three — what a backlog
+    // after an outage is mostly made of). The stored row is the same either way.
     QList<const IncomingEvent *> started, progress, finished;
+    QHash<QString, const IncomingEvent *> progressOfFinished; // run key → run.progress
     QHash<QString, qint64> seen; // node → newest event time (never in the future)
     for (const IncomingEvent *e : std::as_const(unique)) {
         if (!fresh->contains(e->envelope.id)) {
@@ -184,14 +328,21 @@ Expected<BatchOutcome> EventStore::applyBatch(
         if (const QString key = runEventKey(*e); !key.isEmpty()) {
             if (latestRun.value(key) != e)
                 continue;
-            (key.startsWith(u's') ? started : key.startsWith(u'p') ? progress : finished).append(e);
+            if (key.startsWith(u'f')) {
+                finished.append(e);
+            } else if (latestRun.contains(u"f"_s + QStringView(key).sliced(1))) {
+                if (key.startsWith(u'p'))
+                    progressOfFinished.insert(key.sliced(2), e);
+            } else {
+                (key.startsWith(u's') ? started : progress).append(e);
+            }
             continue;
         }
         if (auto ok = apply(*e, nowMs, outcome); !ok)
             return fail(ok.error().wrapped(u"event %1 (%2 from %3)"_s.arg(
                 e->envelope.id, e->envelope.type, e->envelope.node)));
     }
-    if (auto ok = applyRuns(started, progress, finished, nowMs); !ok)
+    if (auto ok = applyRuns(started, progress, finished, progressOfFinished, nowMs); !ok)
         return fail(ok.error());
     outcome.runsFinished = outcome.runsFinished || !finished.isEmpty();
     for (auto it = seen.constBegin(); it != seen.constEnd(); ++it) {
@@ -212,23 +363,20 @@ Expected<QSet<QString>> EventStore::claimIds(
     const QList<const IncomingEvent *> &events, qint64 nowMs)
 {
     QSet<QString> fresh;
-    for (qsizetype start = 0; start < events.size(); start += kIdsPerStatement) {
-        const qsizetype n = std::min<qsizetype>(kIdsPerStatement, events.size() - start);
-        QString sql = u"INSERT INTO message_ids (id, received_at) VALUES "_s;
-        QVariantList values;
-        values.reserve(n * 2);
-        for (qsizetype i = 0; i < n; ++i) {
-            sql += i == 0 ? u"(?, ?)"_s : u", (?, ?)"_s;
-            values << events.at(start + i)->envelope.id << nowMs;
-        }
-        sql += u" ON CONFLICT (id) DO NOTHING RETURNING id"_s;
-        auto q = m_db.run(sql, values);
-        if (!q)
-            return q.error().wrapped(u"recording message ids"_s);
-        while ((*q)->next())
-            fresh.insert((*q)->value(0).toString());
-        (*q)->finish();
-    }
+    if (events.isEmpty())
+        return fresh;
+    static const JsonInsert insert(u"INSERT INTO message_ids (id, received_at)", "i"_L1,
+        u"ON CONFLICT (id) DO NOTHING RETURNING id");
+    JsonRows ids;
+    for (const IncomingEvent *e : events)
+        ids.row(e->envelope.id).integer(nowMs);
+    auto q = m_db.run(insert.sql(m_db.dialect()), { ids.take() });
+    if (!q)
+        return q.error().wrapped(u"recording message ids"_s);
+    fresh.reserve(events.size());
+    while ((*q)->next())
+        fresh.insert((*q)->value(0).toString());
+    (*q)->finish();
     return fresh;
 }
 
@@ -372,44 +520,9 @@ Result EventStore::applyHeartbeat(const QString &node, const proto::AgentHeartbe
     return {};
 }
 
-namespace {
-
-constexpr int kRowsPerStatement = 100;
-
-// "INSERT INTO runs (cols) VALUES (?, …), (?, …) <tail>" for `rows` rows.
-QString multiRow(const QString &head, int columns, qsizetype rows, const QString &tail)
-{
-    QString one = u"("_s;
-    for (int c = 0; c < columns; ++c)
-        one += c ? u", ?"_s : u"?"_s;
-    one += u')';
-    QString sql = head + u" VALUES "_s;
-    for (qsizetype r = 0; r < rows; ++r)
-        sql += r ? u", "_s + one : one;
-    return sql + u' ' + tail;
-}
-
-} // namespace
-
-Result EventStore::writeRows(
-    const QString &head, int columns, const QString &tail, const QList<QVariantList> &rows)
-{
-    for (qsizetype start = 0; start < rows.size(); start += kRowsPerStatement) {
-        const qsizetype n = std::min<qsizetype>(kRowsPerStatement, rows.size() - start);
-        QVariantList values;
-        values.reserve(n * columns);
-        for (qsizetype i = 0; i < n; ++i)
-            values += rows.at(start + i);
-        auto q = m_db.run(multiRow(head, columns, n, tail), values);
-        if (!q)
-            return q.error();
-    }
-    return {};
-}
-
 Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
     const QList<const IncomingEvent *> &progress, const QList<const IncomingEvent *> &finished,
-    qint64 nowMs)
+    const QHash<QString, const IncomingEvent *> &progressOfFinished, qint64 nowMs)
 {
     for (const IncomingEvent *e : started) {
         const auto &r = std::get<proto::RunStarted>(e->body);
@@ -421,57 +534,101 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
         if (auto ok = touchJob(e->envelope.node, r.job, r.repository, nowMs); !ok)
             return ok;
     }
+    auto write = [this](const JsonInsert &insert, JsonRows &rows) -> Result {
+        if (rows.size() == 0)
+            return {};
+        auto q = m_db.run(insert.sql(m_db.dialect()), { rows.take() });
+        if (!q)
+            return q.error();
+        return {};
+    };
+    JsonRows rows;
 
     // run.started: a run that already finished keeps its final state.
-    QList<QVariantList> rows;
+    static const JsonInsert startedSql(
+        u"INSERT INTO runs (id, node, run_id, job, kind, run_trigger, command_id, repository,"
+        " status, started_at, updated_at)",
+        "ttttttttii"_L1,
+        u"ON CONFLICT (id) DO UPDATE SET job = excluded.job, kind = excluded.kind,"
+        " run_trigger = excluded.run_trigger, command_id = excluded.command_id,"
+        " repository = excluded.repository, started_at = excluded.started_at,"
+        " updated_at = excluded.updated_at WHERE runs.status = 'running'");
     for (const IncomingEvent *e : started) {
         const QString &node = e->envelope.node;
         const auto &r = std::get<proto::RunStarted>(e->body);
-        rows.append({ runKey(node, r.runId), node, r.runId, r.job, proto::runKindName(r.kind),
-            textOrNull(r.trigger), textOrNull(r.commandId), textOrNull(r.repository), u"running"_s,
-            ms(r.startedAt), nowMs });
+        runRow(rows, node, r)
+            .text(u"running")
+            .integer(ms(r.startedAt))
+            .integer(nowMs);
     }
-    if (auto ok = writeRows(
-            u"INSERT INTO runs (id, node, run_id, job, kind, run_trigger, command_id, repository,"
-            " status, started_at, updated_at)"_s,
-            11,
-            u"ON CONFLICT (id) DO UPDATE SET job = excluded.job, kind = excluded.kind,"
-            " run_trigger = excluded.run_trigger, command_id = excluded.command_id,"
-            " repository = excluded.repository, started_at = excluded.started_at,"
-            " updated_at = excluded.updated_at WHERE runs.status = 'running'"_s,
-            rows);
-        !ok)
+    if (auto ok = write(startedSql, rows); !ok)
         return ok.error().wrapped(u"storing run.started"_s);
 
     // run.progress before run.started creates the row (kind and start fixed by run.started);
     // only newer progress replaces older, and never on a finished run.
-    rows.clear();
-    for (const IncomingEvent *e : progress) {
-        const QString &node = e->envelope.node;
-        const auto &p = std::get<proto::RunProgress>(e->body);
-        const qint64 ts = std::min(ms(e->envelope.ts), nowMs);
+    static const JsonInsert progressSql(
+        u"INSERT INTO runs (id, node, run_id, job, kind, status, started_at, progress,"
+        " progress_at, updated_at)",
+        "tttttitii"_L1,
+        u"ON CONFLICT (id) DO UPDATE SET progress = excluded.progress,"
+        " progress_at = excluded.progress_at, updated_at = excluded.updated_at"
+        " WHERE runs.status = 'running' AND (runs.progress_at IS NULL"
+        " OR runs.progress_at <= excluded.progress_at)");
+    // The progress column and its time, as run.progress `e` sets them.
+    auto progressOf = [nowMs](const IncomingEvent &e) {
+        const auto &p = std::get<proto::RunProgress>(e.body);
         QJsonObject body { { u"step"_s, p.step }, { u"original_size"_s, p.originalSize },
             { u"compressed_size"_s, p.compressedSize },
             { u"deduplicated_size"_s, p.deduplicatedSize }, { u"files"_s, p.files } };
         if (!p.currentPath.isEmpty())
             body.insert(u"current_path"_s, p.currentPath);
-        rows.append({ runKey(node, p.runId), node, p.runId, p.job, u"backup"_s, u"running"_s, ts,
-            json::compactText(body), ts, nowMs });
+        return std::pair { json::compactText(body), std::min(ms(e.envelope.ts), nowMs) };
+    };
+    for (const IncomingEvent *e : progress) {
+        const QString &node = e->envelope.node;
+        const auto &p = std::get<proto::RunProgress>(e->body);
+        const auto [body, ts] = progressOf(*e);
+        rows.row(runKey(node, p.runId))
+            .text(node)
+            .text(p.runId)
+            .text(p.job)
+            .text(u"backup")
+            .text(u"running")
+            .integer(ts)
+            .text(body)
+            .integer(ts)
+            .integer(nowMs);
     }
-    if (auto ok
-        = writeRows(u"INSERT INTO runs (id, node, run_id, job, kind, status, started_at, progress,"
-                    " progress_at, updated_at)"_s,
-            10,
-            u"ON CONFLICT (id) DO UPDATE SET progress = excluded.progress,"
-            " progress_at = excluded.progress_at, updated_at = excluded.updated_at"
-            " WHERE runs.status = 'running' AND (runs.progress_at IS NULL"
-            " OR runs.progress_at <= excluded.progress_at)"_s,
-            rows);
-        !ok)
+    if (auto ok = write(progressSql, rows); !ok)
         return ok.error().wrapped(u"storing run.progress"_s);
 
-    // run.finished is final whatever came before.
-    rows.clear();
+    // run.finished is final whatever came before. The run's progress from this batch (see
+    // applyBatch) follows run.progress's own rule: on a running row, never older over newer.
+    static const QString progressApplies = u"runs.status = 'running'"
+        " AND excluded.progress_at IS NOT NULL"
+        " AND (runs.progress_at IS NULL OR runs.progress_at <= excluded.progress_at)"_s;
+    static const QString finishedTail
+        = u"ON CONFLICT (id) DO UPDATE SET job = excluded.job, kind = excluded.kind,"
+          " run_trigger = excluded.run_trigger, command_id = excluded.command_id,"
+          " repository = excluded.repository, status = excluded.status,"
+          " severity = excluded.severity, started_at = excluded.started_at,"
+          " finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,"
+          " original_size = excluded.original_size, compressed_size = excluded.compressed_size,"
+          " deduplicated_size = excluded.deduplicated_size, files = excluded.files,"
+          " archive_name = excluded.archive_name, archive_id = excluded.archive_id,"
+          " failed_step = excluded.failed_step, error = excluded.error,"
+          " log_tail = excluded.log_tail, steps = excluded.steps, details = excluded.details,"
+          " progress = CASE WHEN "_s
+        + progressApplies + u" THEN excluded.progress ELSE runs.progress END,"
+        + u" progress_at = CASE WHEN "_s + progressApplies
+        + u" THEN excluded.progress_at ELSE runs.progress_at END,"
+        + u" updated_at = excluded.updated_at"_s;
+    static const JsonInsert finishedSql(
+        u"INSERT INTO runs (id, node, run_id, job, kind, run_trigger, command_id, repository,"
+        " status, severity, started_at, finished_at, duration_ms, original_size, compressed_size,"
+        " deduplicated_size, files, archive_name, archive_id, failed_step, error, log_tail, steps,"
+        " details, progress, progress_at, updated_at)",
+        "ttttttttiiiiiiiittttttttii"_L1, finishedTail);
     struct RepoMark
     {
         qint64 backupAt = 0;
@@ -485,26 +642,42 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
         QJsonArray steps;
         for (const proto::StepResult &st : r.steps)
             steps.append(st.toJson());
-        const proto::RunStats stats = r.stats.value_or(proto::RunStats {});
-        const bool hasStats = r.stats.has_value();
-        auto statOrNull = [hasStats](qint64 v) { return hasStats ? QVariant(v) : sqlNull(); };
+        const std::optional<proto::RunStats> &stats = r.stats;
+        auto stat = [&stats](qint64 proto::RunStats::*field) -> std::optional<qint64> {
+            return stats ? std::optional<qint64>((*stats).*field) : std::nullopt;
+        };
         const qint64 startedAt = ms(r.startedAt);
         const qint64 finishedAt = ms(r.finishedAt);
-        rows.append({ runKey(node, r.runId), node, r.runId, r.job, proto::runKindName(r.kind),
-            textOrNull(r.trigger), textOrNull(r.commandId), textOrNull(r.repository),
-            proto::statusName(r.status), proto::severity(r.status), startedAt, finishedAt,
-            // The run's wall time (hooks, dumps, prune, compact and waiting for the repository
-            // included): what an operator plans around. borg's own create time stays in steps.
-            r.startedAt.isValid() && r.finishedAt.isValid() ? finishedAt - startedAt
-                : hasStats                                   ? qint64(stats.durationSeconds * 1000)
-                                                             : qint64(0),
-            statOrNull(stats.originalSize), statOrNull(stats.compressedSize),
-            statOrNull(stats.deduplicatedSize), statOrNull(stats.files),
-            textOrNull(stats.archiveName), textOrNull(stats.archiveId), textOrNull(r.failedStep),
-            textOrNull(r.error), textOrNull(r.logTail.right(proto::kMaxLogTail)), json::compactText(steps),
-            r.details.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                : QVariant(json::compactText(r.details)),
-            nowMs });
+        // The run's wall time (hooks, dumps, prune, compact and waiting for the repository
+        // included): what an operator plans around. borg's own create time stays in steps.
+        const qint64 durationMs = r.startedAt.isValid() && r.finishedAt.isValid()
+            ? finishedAt - startedAt
+            : stats ? qint64(stats->durationSeconds * 1000)
+                    : qint64(0);
+        runRow(rows, node, r)
+            .text(proto::statusName(r.status))
+            .integer(proto::severity(r.status))
+            .integer(startedAt)
+            .integer(finishedAt)
+            .integer(durationMs)
+            .integerOrNull(stat(&proto::RunStats::originalSize))
+            .integerOrNull(stat(&proto::RunStats::compressedSize))
+            .integerOrNull(stat(&proto::RunStats::deduplicatedSize))
+            .integerOrNull(stat(&proto::RunStats::files))
+            .textOrNull(stats ? QStringView(stats->archiveName) : QStringView())
+            .textOrNull(stats ? QStringView(stats->archiveId) : QStringView())
+            .textOrNull(r.failedStep)
+            .textOrNull(r.error)
+            .textOrNull(QStringView(r.logTail).right(proto::kMaxLogTail))
+            .text(json::compactText(steps))
+            .textOrNull(r.details.isEmpty() ? QString() : json::compactText(r.details));
+        if (const IncomingEvent *p = progressOfFinished.value(runKey(node, r.runId))) {
+            const auto [body, ts] = progressOf(*p);
+            rows.text(body).integer(ts);
+        } else {
+            rows.null().null();
+        }
+        rows.integer(nowMs);
         if (!r.repository.isEmpty()) {
             RepoMark &mark = repos[{ node, r.repository }];
             const bool good
@@ -517,29 +690,7 @@ Result EventStore::applyRuns(const QList<const IncomingEvent *> &started,
             }
         }
     }
-    if (auto ok = writeRows(
-            u"INSERT INTO runs (id, node, run_id, job, kind, run_trigger, command_id, repository, "
-            u"status,"
-            " severity, started_at, finished_at, duration_ms, original_size, compressed_size,"
-            " deduplicated_size, files, archive_name, archive_id, failed_step, error, log_tail, "
-            "steps,"
-            " details, updated_at)"_s,
-            25,
-            u"ON CONFLICT (id) DO UPDATE SET job = excluded.job, kind = excluded.kind,"
-            " run_trigger = excluded.run_trigger, command_id = excluded.command_id,"
-            " repository = excluded.repository, status = excluded.status, severity = "
-            "excluded.severity,"
-            " started_at = excluded.started_at, finished_at = excluded.finished_at,"
-            " duration_ms = excluded.duration_ms, original_size = excluded.original_size,"
-            " compressed_size = excluded.compressed_size, deduplicated_size = "
-            "excluded.deduplicated_size,"
-            " files = excluded.files, archive_name = excluded.archive_name, archive_id = "
-            "excluded.archive_id,"
-            " failed_step = excluded.failed_step, error = excluded.error, log_tail = "
-            "excluded.log_tail,"
-            " steps = excluded.steps, details = excluded.details, updated_at = excluded.updated_at"_s,
-            rows);
-        !ok)
+    if (auto ok = write(finishedSql, rows); !ok)
         return ok.error().wrapped(u"storing run.finished"_s);
 
     for (auto it = repos.constBegin(); it != repos.constEnd(); ++it) {

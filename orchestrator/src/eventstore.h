@@ -87,9 +87,7 @@ private:
     Result applyHeartbeat(const QString &node, const protocol::AgentHeartbeat &h, qint64 ts);
     Result applyRuns(const QList<const IncomingEvent *> &started,
         const QList<const IncomingEvent *> &progress, const QList<const IncomingEvent *> &finished,
-        qint64 nowMs);
-    Result writeRows(
-        const QString &head, int columns, const QString &tail, const QList<QVariantList> &rows);
+        const QHash<QString, const IncomingEvent *> &progressOfFinished, qint64 nowMs);
     Result applyCommandUpdate(
         const QString &node, const protocol::CommandUpdate &u, qint64 ts, qint64 nowMs);
     Result touchJob(

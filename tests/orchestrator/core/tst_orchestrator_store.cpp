@@ -288,6 +288,38 @@ private Q_SLOTS:
             scalar(u"SELECT status FROM runs WHERE id = 'web-02:r-2'"_s).toString(), u"success"_s);
     }
 
+    // A batch holding a whole run writes only its run.finished (with the newest progress
+    // folded in): the row must be exactly what event-by-event ingestion stores.
+    void oneBatchOrOneByOneStoreTheSameRow()
+    {
+        EventStore store(*m_db);
+        AgentRun run { u"web-05"_s };
+        run.runId = u"r-5"_s;
+        run.progressEvents = 3;
+        const QList<IncomingEvent> events = incoming(run.events());
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        auto together = store.applyBatch(events, {}, now);
+        QVERIFY2(together, qPrintable(together ? QString() : together.error().toString()));
+        QCOMPARE(together->stored, events.size());
+        const QString oneBatch = runSnapshot(u"web-05:r-5"_s);
+        QVERIFY(!scalar(u"SELECT progress FROM runs WHERE id = 'web-05:r-5'"_s).isNull());
+        QCOMPARE(scalar(u"SELECT status FROM runs WHERE id = 'web-05:r-5'"_s).toString(),
+            u"success"_s);
+
+        QVERIFY(m_db->exec(u"DELETE FROM runs"_s));
+        QVERIFY(m_db->exec(u"DELETE FROM message_ids"_s));
+        for (const IncomingEvent &e : events)
+            QVERIFY(store.applyBatch({ e }, {}, now));
+        QCOMPARE(runSnapshot(u"web-05:r-5"_s), oneBatch);
+
+        // Started and progress in one batch, finished in the next: the same row again.
+        QVERIFY(m_db->exec(u"DELETE FROM runs"_s));
+        QVERIFY(m_db->exec(u"DELETE FROM message_ids"_s));
+        QVERIFY(store.applyBatch(events.mid(0, events.size() - 1), {}, now));
+        QVERIFY(store.applyBatch({ events.last() }, {}, now));
+        QCOMPARE(runSnapshot(u"web-05:r-5"_s), oneBatch);
+    }
+
     void arrivalOrderDoesNotMatter()
     {
         EventStore store(*m_db);
