@@ -17,11 +17,12 @@
 //    and cursor pages; p50/p95/p99 round-trip latency is printed.
 //
 // Usage: bench_ingest [--events N] [--rounds K] [--runs R] [--queries Q] [--rpc-backend sqlite|postgres|both]
-//                     [--skip-ingest] [--skip-rpc] [--batch-size 500] [--prefetch 1000]
+//                     [--skip-ingest] [--skip-rpc] [--cpu-only] [--batch-size 500] [--prefetch 1000]
 
 #include "eventloopwait.h"
 #include "database.h"
 #include "ingestor.h"
+#include "ingestwriter.h"
 #include "rpcclient.h"
 #include "rpcserver.h"
 #include "sparky/amqpclient.h"
@@ -40,6 +41,7 @@
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 using namespace sparky;
@@ -49,10 +51,16 @@ namespace proto = sparky::protocol;
 
 namespace {
 
+// A failed step: thrown, not exit(), so that unwinding stops the private broker and
+// PostgreSQL and removes their directories (main catches it). Never thrown from a slot.
+struct BenchFailure
+{
+    QString what;
+};
+
 [[noreturn]] void die(const QString &what)
 {
-    std::fprintf(stderr, "bench_ingest: %s\n", qPrintable(what));
-    std::exit(1);
+    throw BenchFailure { what };
 }
 
 void say(const QString &what)
@@ -61,14 +69,16 @@ void say(const QString &what)
     std::fflush(stdout);
 }
 
-QString runScript(const QStringList &args)
+// postgres.sh with args; false and its output in *output when it fails.
+bool runScript(const QStringList &args, QString *output)
 {
     QProcess p;
     p.setProcessChannelMode(QProcess::MergedChannels);
     p.start(QStringLiteral(SPARKY_BENCH_SOURCE_DIR) + u"/tests/fixtures/postgres.sh"_s, args);
-    if (!p.waitForFinished(180000) || p.exitCode() != 0)
-        die(u"postgres.sh %1 failed: %2"_s.arg(args.join(u' '), QString::fromUtf8(p.readAll())));
-    return QString::fromUtf8(p.readAll());
+    const bool ok = p.waitForFinished(180000) && p.exitStatus() == QProcess::NormalExit
+        && p.exitCode() == 0;
+    *output = QString::fromUtf8(p.readAll());
+    return ok;
 }
 
 StoreSettings postgresStore(const QString &pgDir, const QString &database)
@@ -245,6 +255,62 @@ double ingest(const BrokerSettings &orchestrator, const StoreSettings &store, in
     if (ingestor.stats().rejected > 0)
         die(u"ingest: %1 events were rejected"_s.arg(ingestor.stats().rejected));
     return count / seconds;
+}
+
+double threadCpuSeconds()
+{
+    timespec t {};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+}
+
+// Our own CPU per event without the broker: the ingestor's decoding (envelope, identity
+// check, typed body) and the writer's transactions (batches of --batch-size), each timed
+// with this thread's CPU clock; three passes of fresh events, the median of each printed.
+// For PostgreSQL only the client side is counted (the server's CPU is the postgres
+// processes').
+void cpuPerEvent(const StoreSettings &store, const QString &label, int count)
+{
+    IngestWriter writer(store, u"bench-cpu-"_s + label);
+    if (auto ok = writer.open(); !ok)
+        die(ok.error().toString());
+    std::vector<double> decodeUs, storeUs, wallUs;
+    static int pass = 0;
+    for (int p = 0; p < 3; ++p) {
+        const QList<OutgoingMessage> messages = makeEvents(u"bench-node"_s, count, -1 - pass++);
+        QList<IncomingEvent> events;
+        events.reserve(messages.size());
+        const double d0 = threadCpuSeconds();
+        for (const OutgoingMessage &m : messages) {
+            auto envelope = parseEnvelope(m.body);
+            if (!envelope || envelope->node != m.properties.userId)
+                die(u"cpu: an event does not decode"_s);
+            auto event = decodeEvent(std::move(*envelope));
+            if (!event)
+                die(u"cpu: "_s + event.error().toString());
+            events.append(std::move(*event));
+        }
+        decodeUs.push_back((threadCpuSeconds() - d0) / count * 1e6);
+        const double s0 = threadCpuSeconds();
+        QElapsedTimer wall;
+        wall.start();
+        for (qsizetype i = 0; i < events.size(); i += g_ingest.batchSize) {
+            const WriteResult r = writer.write(events.mid(i, g_ingest.batchSize), {});
+            if (!r.ok || r.fallback)
+                die(u"cpu: a batch failed: "_s + r.error.toString());
+        }
+        storeUs.push_back((threadCpuSeconds() - s0) / count * 1e6);
+        wallUs.push_back(wall.nsecsElapsed() / 1e3 / count);
+    }
+    auto median3 = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[1];
+    };
+    say(u"  our CPU per event (%1, no broker; median of 3): decode %2 us, store %3 us (%4 us wall)"_s
+            .arg(label)
+            .arg(median3(decodeUs), 0, 'f', 1)
+            .arg(median3(storeUs), 0, 'f', 1)
+            .arg(median3(wallUs), 0, 'f', 1));
 }
 
 void fillRuns(Database &db, int total)
@@ -450,9 +516,8 @@ void rpcLatency(test::TestBroker &broker, const StoreSettings &store, const QStr
 
 } // namespace
 
-int main(int argc, char **argv)
+int run(const QCoreApplication &app)
 {
-    QCoreApplication app(argc, argv);
     int events = 20000;
     int runs = 1000000;
     int queries = 1000;
@@ -460,6 +525,7 @@ int main(int argc, char **argv)
     QString rpcBackend = u"both"_s;
     bool doIngest = true;
     bool doRpc = true;
+    bool cpuOnly = false; // only our CPU per event (for profiling), no broker phases
     const QStringList args = app.arguments();
     for (qsizetype i = 1; i < args.size(); ++i) {
         const QString a = args.at(i);
@@ -478,6 +544,8 @@ int main(int argc, char **argv)
             doIngest = false;
         else if (a == u"--skip-rpc")
             doRpc = false;
+        else if (a == u"--cpu-only")
+            cpuOnly = true;
         else if (a == u"--batch-size")
             g_ingest.batchSize = next().toInt();
         else if (a == u"--prefetch")
@@ -499,11 +567,16 @@ int main(int argc, char **argv)
     if (!broker)
         die(broker.error().toString());
     const QString pgDir = dir.filePath(u"postgres"_s);
-    runScript({ u"start"_s, pgDir });
+    if (QString out; !runScript({ u"start"_s, pgDir }, &out))
+        die(u"postgres.sh start failed: "_s + out);
     struct PgCleanup
     {
         QString dir;
-        ~PgCleanup() { runScript({ u"clean"_s, dir }); }
+        ~PgCleanup()
+        {
+            if (QString out; !runScript({ u"clean"_s, dir }, &out))
+                std::fprintf(stderr, "bench_ingest: postgres.sh clean failed: %s\n", qPrintable(out));
+        }
     } pgCleanup { pgDir };
 
     auto node = (*broker)->node(u"bench-node"_s);
@@ -533,6 +606,10 @@ int main(int argc, char **argv)
         // compared with the mean of the baselines around it, and the medians over the rounds
         // are the result (on two shared cores a single phase of about a second varies by ±30 %).
         int seed = 0;
+        cpuPerEvent((*sqlite)->settings(), u"SQLite"_s, events); // run ids b-1-…, b-2-…
+        cpuPerEvent((*pg)->settings(), u"PostgreSQL"_s, events);
+        if (cpuOnly)
+            return 0;
         auto runBaseline = [&] {
             publishAll(publisher, makeEvents(u"bench-node"_s, events, seed++));
             return baseline(orchestrator, events);
@@ -588,4 +665,15 @@ int main(int argc, char **argv)
                 **broker, postgresStore(pgDir, u"bench_rpc"_s), u"PostgreSQL"_s, runs, queries);
     }
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    try {
+        return run(app);
+    } catch (const BenchFailure &failure) {
+        std::fprintf(stderr, "bench_ingest: %s\n", qPrintable(failure.what));
+        return 1;
+    }
 }
