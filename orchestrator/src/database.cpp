@@ -16,6 +16,18 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
+// What a text value stores as: a NUL (hooks' and borg's output can hold any byte) becomes
+// U+FFFD — PostgreSQL's text refuses it and SQLite through Qt cuts the text there.
+QVariant storable(const QVariant &v)
+{
+    if (v.typeId() != QMetaType::QString)
+        return v;
+    const QString s = v.toString();
+    if (!s.contains(QChar(0)))
+        return v;
+    return QString(s).replace(QChar(0), QChar::ReplacementCharacter);
+}
+
 // Serialises schema migrations across replicas on PostgreSQL ("SPKYMIGR").
 constexpr qint64 kMigrationLockKey = 0x53504B594D494752;
 
@@ -172,7 +184,7 @@ Expected<QSqlQuery> Database::exec(const QString &sql, const QVariantList &value
     if (!q.prepare(sql))
         return sqlError(q, u"preparing SQL"_s);
     for (const QVariant &v : values)
-        q.addBindValue(v);
+        q.addBindValue(storable(v));
     if (!q.exec())
         return sqlError(q, sql.left(60));
     return q;
@@ -190,7 +202,7 @@ Expected<QSqlQuery *> Database::run(const QString &sql, const QVariantList &valu
     }
     QSqlQuery *q = it->second.get();
     for (qsizetype i = 0; i < values.size(); ++i)
-        q->bindValue(int(i), values.at(i));
+        q->bindValue(int(i), storable(values.at(i)));
     if (!q->exec()) {
         const Error e = sqlError(*q, sql.left(60));
         m_cache.erase(it); // re-prepared next time (the connection may have been reset)

@@ -86,6 +86,8 @@ private:
             if (c == u'"' || c == u'\\') {
                 m_text += u'\\';
                 m_text += QChar(c);
+            } else if (c == 0) {
+                m_text += QChar::ReplacementCharacter; // as Database::run stores it
             } else {
                 static constexpr char16_t hex[] = u"0123456789abcdef";
                 const char16_t esc[] = { u'\\', u'u', u'0', u'0', hex[c >> 4], hex[c & 0xf] };

@@ -320,6 +320,39 @@ private Q_SLOTS:
         QCOMPARE(runSnapshot(u"web-05:r-5"_s), oneBatch);
     }
 
+    // A hook's or borg's output can hold any byte: a NUL (which PostgreSQL's text cannot hold)
+    // or other control characters in the log tail or error must not cost the run its row.
+    void controlCharactersInOutputAreStored()
+    {
+        EventStore store(*m_db);
+        AgentRun run { u"web-06"_s };
+        run.runId = u"r-6"_s;
+        run.status = proto::Status::Failed;
+        QList<Envelope> es = run.events();
+        const QString tail
+            = u"pg_dump: bad"_s + QChar(0) + u"byte"_s + QChar(1) + QChar(0x1b) + u"[31m\ttab\n"_s;
+        es.last().body.insert(u"log_tail"_s, tail);
+        es.last().body.insert(u"error"_s, QString(u"exit 2: "_s + QChar(0) + u"x"_s));
+        auto done = store.applyBatch(incoming(es), {});
+        QVERIFY2(done, qPrintable(done ? QString() : done.error().toString()));
+        QCOMPARE(done->stored, es.size());
+        auto q = m_db->exec(u"SELECT status, log_tail, error FROM runs WHERE id = 'web-06:r-6'"_s);
+        QVERIFY(q && q->next());
+        QCOMPARE(q->value(0).toString(), u"failed"_s);
+        // NUL becomes U+FFFD; every other character is kept as sent.
+        QCOMPARE(q->value(1).toString(), QString(tail).replace(QChar(0), QChar::ReplacementCharacter));
+        QCOMPARE(q->value(2).toString(), u"exit 2: "_s + QChar::ReplacementCharacter + u"x"_s);
+
+        // Values bound one by one (the other event types' statements) are stored alike.
+        const QString withNul = u"a"_s + QChar(0) + u"b"_s;
+        const QString stored = u"a"_s + QChar::ReplacementCharacter + u"b"_s;
+        QVERIFY(m_db->exec(u"UPDATE runs SET error = ? WHERE id = 'web-06:r-6'"_s, { withNul }));
+        QCOMPARE(scalar(u"SELECT error FROM runs WHERE id = 'web-06:r-6'"_s).toString(), stored);
+        QVERIFY(m_db->run(u"UPDATE runs SET failed_step = ? WHERE id = 'web-06:r-6'"_s, { withNul }));
+        QCOMPARE(
+            scalar(u"SELECT failed_step FROM runs WHERE id = 'web-06:r-6'"_s).toString(), stored);
+    }
+
     void arrivalOrderDoesNotMatter()
     {
         EventStore store(*m_db);
