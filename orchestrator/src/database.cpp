@@ -22,10 +22,10 @@ QVariant storable(const QVariant &v)
 {
     if (v.typeId() != QMetaType::QString)
         return v;
-    const QString s = v.toString();
+    QString s = v.toString();
     if (!s.contains(QChar(0)))
         return v;
-    return QString(s).replace(QChar(0), QChar::ReplacementCharacter);
+    return s.replace(QChar(0), QChar::ReplacementCharacter);
 }
 
 // Serialises schema migrations across replicas on PostgreSQL ("SPKYMIGR").
