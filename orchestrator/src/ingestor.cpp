@@ -12,18 +12,9 @@ namespace sparky::orchestrator {
 
 using namespace Qt::StringLiterals;
 
-namespace {
-
-struct Decoded
+DecodedDelivery decodeDelivery(const Delivery &d)
 {
-    std::optional<IncomingEvent> event;
-    std::optional<RejectedEvent> rejected;
-    QString category; // for the counters: parse, validation, too_large, spoofed_node
-};
-
-Decoded decode(const Delivery &d)
-{
-    Decoded out;
+    DecodedDelivery out;
     auto refuse = [&](const QString &category, const QString &reason, const QString &type = {}) {
         RejectedEvent r;
         r.messageId = d.properties.messageId;
@@ -58,6 +49,8 @@ Decoded decode(const Delivery &d)
     out.event = std::move(*event);
     return out;
 }
+
+namespace {
 
 qint64 deliveryCount(const Delivery &d)
 {
@@ -175,7 +168,7 @@ void Ingestor::flush()
     Batch batch;
     batch.events.reserve(deliveries.size());
     for (const Delivery &d : deliveries) {
-        Decoded x = decode(d);
+        DecodedDelivery x = decodeDelivery(d);
         if (x.event) {
             batch.events.append(std::move(*x.event));
             batch.good.append(d);

@@ -36,6 +36,7 @@
 #include <QThread>
 #include <QTimer>
 #include <chrono>
+#include <optional>
 
 namespace sparky::orchestrator {
 
@@ -64,6 +65,16 @@ struct IngestStats
     double storeSeconds = 0; // time spent in store transactions (commit included)
     QDateTime lastCommit;
 };
+
+// One delivery as the ingestor sees it: the event, or why it is refused (parse, envelope,
+// identity: the envelope's node must be the broker-validated AMQP user_id, body).
+struct DecodedDelivery
+{
+    std::optional<IncomingEvent> event;
+    std::optional<RejectedEvent> rejected;
+    QString category; // for the counters: parse, validation, too_large, spoofed_node
+};
+DecodedDelivery decodeDelivery(const Delivery &delivery);
 
 class IngestWriter;
 struct WriteResult;
