@@ -251,6 +251,30 @@ private Q_SLOTS:
         QVERIFY(formatTimestamp(QDateTime()).isEmpty());
     }
 
+    // Ids: 32 hex digits, valid message ids, unique, and led by the creation time in ms
+    // (so they sort by age).
+    void messageIdsAreTimeOrdered()
+    {
+        const qint64 before = QDateTime::currentMSecsSinceEpoch();
+        QStringList ids;
+        for (int i = 0; i < 1000; ++i)
+            ids.append(newMessageId());
+        const qint64 after = QDateTime::currentMSecsSinceEpoch();
+        for (const QString &id : std::as_const(ids)) {
+            QCOMPARE(id.size(), 32);
+            QVERIFY2(isValidMessageId(id), qPrintable(id));
+            bool ok = false;
+            const qint64 ms = id.left(12).toLongLong(&ok, 16);
+            QVERIFY(ok);
+            QVERIFY2(ms >= before && ms <= after, qPrintable(id));
+        }
+        QStringList sorted = ids;
+        std::sort(sorted.begin(), sorted.end());
+        for (qsizetype i = 0; i < ids.size(); ++i) // sorted as text, the times keep creation order
+            QCOMPARE(sorted.at(i).left(12), ids.at(i).left(12));
+        QCOMPARE(QSet<QString>(ids.begin(), ids.end()).size(), ids.size());
+    }
+
     void jsonFields()
     {
         const QJsonObject body = QJsonDocument::fromJson(R"({"job":"etc","n":3,"f":1.5,"paths":["a",2],"ok":true,"extra":1})").object();
